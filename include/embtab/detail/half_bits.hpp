@@ -1,0 +1,96 @@
+#pragma once
+/// \file detail/half_bits.hpp Bit-level conversions between fp32 and the 16-bit formats, and
+/// rounding of an fp32 value to them (nearest-even or stochastic).
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "rng.hpp"
+
+namespace embtab::detail {
+
+/// The bits of a float.
+inline std::uint32_t float_bits(float x) noexcept {
+    std::uint32_t b;
+    std::memcpy(&b, &x, sizeof b);
+    return b;
+}
+
+/// The float with these bits.
+inline float bits_float(std::uint32_t b) noexcept {
+    float x;
+    std::memcpy(&x, &b, sizeof x);
+    return x;
+}
+
+/// IEEE binary16 (fp16): 1 sign, 5 exponent, 10 mantissa bits.
+struct fp16_format {
+    /// fp16 bits to float (exact).
+    static float widen(std::uint16_t h) noexcept {
+        const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
+        const std::uint32_t exp = (h >> 10) & 0x1fu;
+        const std::uint32_t man = h & 0x3ffu;
+        if (exp == 0) {  // zero or subnormal: man · 2^-24
+            const float v = static_cast<float>(man) * 0x1.0p-24f;
+            return bits_float(float_bits(v) | sign);
+        }
+        if (exp == 31) return bits_float(sign | 0x7f800000u | (man << 13));
+        return bits_float(sign | ((exp + 112u) << 23) | (man << 13));
+    }
+    /// Float to fp16 rounding toward zero; overflow saturates to the largest finite value.
+    static std::uint16_t truncate(float x) noexcept {
+        const std::uint32_t b = float_bits(x);
+        const auto sign = static_cast<std::uint16_t>((b >> 16) & 0x8000u);
+        const std::uint32_t a = b & 0x7fffffffu;
+        if (a > 0x7f800000u) return sign | 0x7e00u;  // NaN
+        if (a == 0x7f800000u) return sign | 0x7c00u;  // infinity
+        const int e = static_cast<int>(a >> 23) - 112;  // fp16 biased exponent
+        if (e >= 31) return sign | 0x7bffu;
+        if (e <= 0) {  // fp16 subnormal or zero
+            const int shift = 126 - static_cast<int>(a >> 23);
+            if (shift > 24 || (a >> 23) == 0) return sign;
+            const std::uint32_t m = (a & 0x7fffffu) | 0x800000u;
+            return static_cast<std::uint16_t>(sign | (m >> shift));
+        }
+        return static_cast<std::uint16_t>(sign | (static_cast<std::uint32_t>(e) << 10) |
+                                          ((a >> 13) & 0x3ffu));
+    }
+    /// True for the infinity bit patterns.
+    static bool is_inf(std::uint16_t h) noexcept { return (h & 0x7fffu) == 0x7c00u; }
+};
+
+/// bfloat16: the upper half of an fp32.
+struct bf16_format {
+    /// bf16 bits to float (exact).
+    static float widen(std::uint16_t h) noexcept {
+        return bits_float(static_cast<std::uint32_t>(h) << 16);
+    }
+    /// Float to bf16 rounding toward zero (NaN stays NaN).
+    static std::uint16_t truncate(float x) noexcept {
+        const std::uint32_t b = float_bits(x);
+        if ((b & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((b >> 16) | 0x40u);
+        return static_cast<std::uint16_t>(b >> 16);
+    }
+    /// True for the infinity bit patterns.
+    static bool is_inf(std::uint16_t h) noexcept { return (h & 0x7fffu) == 0x7f80u; }
+};
+
+/// Rounds `x` to `Format`. The two neighbours `lo` (toward zero) and `hi` (away from zero) are
+/// found by truncation; `hi` is taken with probability `(x−lo)/(hi−lo)` when `stochastic`, else
+/// when nearer (ties to even). Finite values never round to infinity (they saturate).
+template <class Format>
+std::uint16_t round_to(float x, bool stochastic, rng& gen) noexcept {
+    const std::uint16_t lo = Format::truncate(x);
+    const float flo = Format::widen(lo);
+    if (flo == x || !std::isfinite(x)) return lo;
+    const auto hi = static_cast<std::uint16_t>(lo + 1);  // next magnitude, same sign
+    if (Format::is_inf(hi)) return lo;
+    const float fhi = Format::widen(hi);
+    const double p = (static_cast<double>(x) - flo) / (static_cast<double>(fhi) - flo);
+    if (stochastic) return gen.uniform() < p ? hi : lo;
+    if (p != 0.5) return p > 0.5 ? hi : lo;
+    return (lo & 1u) ? hi : lo;
+}
+
+}  // namespace embtab::detail

@@ -1,0 +1,160 @@
+#pragma once
+/// \file detail/row_store.hpp The mechanism every table kind shares: rows in a storage policy,
+/// their optimizer state, and a gradient buffer that coalesces duplicate rows before one
+/// optimizer step per row.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "../errors.hpp"
+#include "../memory.hpp"
+#include "../traits.hpp"
+#include "aligned_buffer.hpp"
+#include "rng.hpp"
+
+namespace embtab::detail {
+
+/// `rows × dim` parameters kept by `Storage`, stepped by `Optimizer`. Gradients are queued with
+/// `add_grad` and applied by `apply_grads`, which sums the gradients of a row first (the result
+/// equals one step with the summed gradient, as with PyTorch sparse gradients).
+template <class Storage, class Optimizer>
+class row_store {
+    static_assert(is_storage_v<Storage>, "embtab: Storage must be a storage policy");
+    static_assert(is_optimizer_v<Optimizer>, "embtab: Optimizer must be an optimizer policy");
+
+public:
+    /// Zero rows; `seed` fixes the stochastic-rounding stream.
+    row_store(std::size_t rows, std::size_t dim, Storage storage, Optimizer optimizer,
+              std::uint64_t seed)
+        : rows_(rows),
+          dim_(dim),
+          row_bytes_(Storage::row_bytes(dim)),
+          state_size_(Optimizer::state_size(dim)),
+          storage_(std::move(storage)),
+          optimizer_(std::move(optimizer)),
+          rounding_(derive_seed(seed, 1)),
+          data_(checked_bytes(rows, dim, Storage::row_bytes(dim))),
+          state_(rows * Optimizer::state_size(dim)),
+          scratch_(dim) {
+        for (std::size_t r = 0; r < rows_; ++r) reset_state(r);
+    }
+
+    /// Number of rows.
+    std::size_t rows() const noexcept { return rows_; }
+    /// Values per row.
+    std::size_t dim() const noexcept { return dim_; }
+    /// The optimizer (its hyper-parameters may be changed between updates).
+    Optimizer& optimizer() noexcept { return optimizer_; }
+    /// The optimizer.
+    const Optimizer& optimizer() const noexcept { return optimizer_; }
+    /// The storage policy.
+    const Storage& storage() const noexcept { return storage_; }
+
+    /// Row `r` as fp32 into `out[0..dim)`.
+    void read(std::size_t r, float* out) const noexcept { storage_.decode(row(r), out, dim_); }
+    /// `acc[0..dim) += w · row r`.
+    void read_add(std::size_t r, float w, float* acc) const noexcept {
+        storage_.decode_add(row(r), w, acc, dim_);
+    }
+    /// Sets row `r` from fp32 values (rounded as the storage says).
+    void write(std::size_t r, const float* values) noexcept {
+        storage_.encode(values, row(r), dim_, rounding_);
+    }
+    /// Resets row `r`'s optimizer state to that of a fresh row.
+    void reset_state(std::size_t r) noexcept { optimizer_.init_state(state(r), dim_); }
+
+    /// Sets every row to `init(row, values)`.
+    template <class Init>
+    void fill(Init&& init) {
+        for (std::size_t r = 0; r < rows_; ++r) {
+            std::fill(scratch_.begin(), scratch_.end(), 0.0f);
+            init(r, scratch_.data());
+            write(r, scratch_.data());
+        }
+    }
+    /// Sets every value uniform in `[-bound, bound)` from a generator seeded by `seed`.
+    void fill_uniform(float bound, std::uint64_t seed) {
+        rng gen(derive_seed(seed, 0));
+        fill([&](std::size_t, float* v) {
+            for (std::size_t j = 0; j < dim_; ++j) v[j] = gen.uniform(-bound, bound);
+        });
+    }
+
+    /// Queues `scale · g` as a gradient of row `r`.
+    void add_grad(std::size_t r, const float* g, float scale) {
+        float* slot = new_slot(r);
+        for (std::size_t j = 0; j < dim_; ++j) slot[j] = scale * g[j];
+    }
+    /// Queues a gradient of row `r` written by `write(slot)` into `dim` zeroed floats.
+    template <class Writer>
+    void add_grad_with(std::size_t r, Writer&& write_slot) {
+        float* slot = new_slot(r);
+        std::fill(slot, slot + dim_, 0.0f);
+        write_slot(slot);
+    }
+    /// Applies the queued gradients: one optimizer step per distinct row, then clears the queue.
+    void apply_grads() {
+        std::sort(pending_.begin(), pending_.end());  // by row, then by arrival: deterministic
+        for (std::size_t i = 0; i < pending_.size();) {
+            const std::size_t r = pending_[i].first;
+            float* sum = grads_.data() + pending_[i].second;
+            std::size_t k = i + 1;
+            for (; k < pending_.size() && pending_[k].first == r; ++k) {
+                const float* g = grads_.data() + pending_[k].second;
+                for (std::size_t j = 0; j < dim_; ++j) sum[j] += g[j];
+            }
+            step(r, sum);
+            i = k;
+        }
+        pending_.clear();
+        grads_.clear();
+    }
+
+    /// Bytes of rows and optimizer state.
+    memory_usage memory() const noexcept {
+        return {rows_ * row_bytes_, rows_ * state_size_ * sizeof(float), 0};
+    }
+
+private:
+    static std::size_t checked_bytes(std::size_t rows, std::size_t dim, std::size_t row_bytes) {
+        if (rows == 0) fail<bad_parameter>("a table needs at least one row; got 0");
+        if (dim == 0) fail<bad_parameter>("a table needs a dimension of at least 1; got 0");
+        if (row_bytes != 0 && rows > std::size_t(-1) / row_bytes)
+            fail<bad_parameter>(rows, " rows of ", row_bytes, " bytes overflow the address space");
+        return rows * row_bytes;
+    }
+    std::byte* row(std::size_t r) noexcept { return data_.data() + r * row_bytes_; }
+    const std::byte* row(std::size_t r) const noexcept { return data_.data() + r * row_bytes_; }
+    float* state(std::size_t r) noexcept { return state_.data() + r * state_size_; }
+    float* new_slot(std::size_t r) {
+        const std::size_t offset = grads_.size();
+        pending_.emplace_back(r, offset);
+        grads_.resize(offset + dim_);
+        return grads_.data() + offset;
+    }
+    void step(std::size_t r, const float* g) {
+        if constexpr (Storage::in_place) {
+            optimizer_.step(reinterpret_cast<float*>(row(r)), g, state(r), dim_);
+        } else {
+            read(r, scratch_.data());
+            optimizer_.step(scratch_.data(), g, state(r), dim_);
+            write(r, scratch_.data());
+        }
+    }
+
+    std::size_t rows_, dim_, row_bytes_, state_size_;
+    Storage storage_;
+    Optimizer optimizer_;
+    rng rounding_;
+    aligned_buffer data_;
+    std::vector<float> state_;
+    std::vector<float> scratch_;
+    std::vector<std::pair<std::size_t, std::size_t>> pending_;  // (row, offset in grads_)
+    std::vector<float> grads_;
+};
+
+}  // namespace embtab::detail

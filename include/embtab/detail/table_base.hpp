@@ -1,0 +1,156 @@
+#pragma once
+/// \file detail/table_base.hpp The public interface every table shares (lookup, pooled lookup,
+/// update, pooled update), with all input validation, written once over a small per-kind
+/// kernel.
+///
+/// A table kind `T` derives from `table_base<T>` and provides, privately (friend this class):
+///   `std::uint64_t id_limit() const`          ids must be below it (or `no_id_limit`)
+///   `void embed(std::uint64_t id, float* out) const`            out[0..dim) = vector of id
+///   `void embed_add(std::uint64_t id, float w, float* acc) const`  acc += w · vector of id
+///   `void backward(std::uint64_t id, const float* g, float scale)` queue scale·g for id
+///   `void finish_update()`                    apply what `backward` queued
+/// and publicly `std::size_t dim() const` and `memory_usage memory_bytes() const`.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "../errors.hpp"
+#include "../matrix_view.hpp"
+#include "../options.hpp"
+#include "../span.hpp"
+#include "validate.hpp"
+
+namespace embtab::detail {
+
+/// CRTP base: the shared interface of all tables; no virtual call, no allocation per id.
+template <class Derived>
+class table_base {
+public:
+    /// `out.row(i)` = vector of `ids[i]`; `out` is `ids.size() × dim()`.
+    template <class Ids>
+    void lookup(const Ids& ids, matrix_view<float> out) const {
+        const auto id = as_span(ids);
+        check_shape(out, id.size(), self().dim(), "lookup output", "ids");
+        check_ids(id, self().id_limit());
+        for (std::size_t i = 0; i < id.size(); ++i) self().embed(key(id[i]), out.row(i));
+    }
+
+    /// EmbeddingBag: `out.row(b)` = sum (or mean) over `i` in `[offsets[b], offsets[b+1])` of
+    /// `weights[i] ·` vector of `ids[i]`. `offsets` has bags+1 entries; empty bags give zeros.
+    template <class Ids, class Offsets>
+    void lookup_pooled(const Ids& ids, const Offsets& offsets, matrix_view<float> out,
+                       const pool_options& opts = {}) const {
+        const auto id = as_span(ids);
+        const auto off = as_span(offsets);
+        check_offsets(off, id.size());
+        check_shape(out, off.size() - 1, self().dim(), "pooled output", "bags");
+        check_weights(opts.weights, id.size());
+        check_ids(id, self().id_limit());
+        for (std::size_t b = 0; b + 1 < off.size(); ++b) {
+            float* o = out.row(b);
+            std::fill(o, o + self().dim(), 0.0f);
+            for_each_in_bag(off, b, opts, [&](std::size_t i, float w) {
+                self().embed_add(key(id[i]), w, o);
+            });
+        }
+    }
+
+    /// Backward and optimizer step: `grads.row(i)` is the loss gradient w.r.t. the vector that
+    /// `lookup` returned for `ids[i]`. Duplicate ids are coalesced.
+    template <class Ids>
+    void update(const Ids& ids, matrix_view<const float> grads) {
+        const auto id = as_span(ids);
+        check_shape(grads, id.size(), self().dim(), "gradient", "ids");
+        check_ids(id, self().id_limit());
+        mark_nonfinite(grads, "gradient row ");
+        for (std::size_t i = 0; i < id.size(); ++i)
+            if (!skip_[i]) self().backward(key(id[i]), grads.row(i), 1.0f);
+        self().finish_update();
+    }
+
+    /// Backward of `lookup_pooled` and optimizer step: `bag_grads.row(b)` is the gradient w.r.t.
+    /// bag `b`'s pooled vector; each id receives it times its weight (over the bag length for
+    /// mean).
+    template <class Ids, class Offsets>
+    void update_pooled(const Ids& ids, const Offsets& offsets, matrix_view<const float> bag_grads,
+                       const pool_options& opts = {}) {
+        const auto id = as_span(ids);
+        const auto off = as_span(offsets);
+        check_offsets(off, id.size());
+        check_shape(bag_grads, off.size() - 1, self().dim(), "bag gradient", "bags");
+        check_weights(opts.weights, id.size());
+        check_ids(id, self().id_limit());
+        mark_nonfinite(bag_grads, "bag gradient row ");
+        const auto weight_ok = [&](std::size_t i) {
+            if (opts.weights.empty() || std::isfinite(opts.weights[i])) return true;
+            if (on_nonfinite_ == nonfinite_policy::throw_error)
+                fail<nonfinite_gradient>("per-id weight ", opts.weights[i], " at position ", i,
+                                         " (id ", +id[i], ") is not finite");
+            return false;
+        };
+        for (std::size_t i = 0; i < id.size(); ++i) weight_ok(i);  // throws before any change
+        for (std::size_t b = 0; b + 1 < off.size(); ++b) {
+            if (skip_[b]) continue;
+            for_each_in_bag(off, b, opts, [&](std::size_t i, float w) {
+                if (weight_ok(i)) self().backward(key(id[i]), bag_grads.row(b), w);
+            });
+        }
+        self().finish_update();
+    }
+
+    /// What `update` does with NaN or infinite gradients (default: throw, table unchanged).
+    void set_nonfinite_policy(nonfinite_policy p) noexcept { on_nonfinite_ = p; }
+    /// The current non-finite gradient policy.
+    nonfinite_policy get_nonfinite_policy() const noexcept { return on_nonfinite_; }
+
+protected:
+    table_base() = default;
+    ~table_base() = default;
+    table_base(const table_base&) = default;
+    table_base(table_base&&) noexcept = default;
+    table_base& operator=(const table_base&) = default;
+    table_base& operator=(table_base&&) noexcept = default;
+
+private:
+    const Derived& self() const noexcept { return static_cast<const Derived&>(*this); }
+    Derived& self() noexcept { return static_cast<Derived&>(*this); }
+
+    template <class Id>
+    static std::uint64_t key(Id id) noexcept {
+        return static_cast<std::uint64_t>(id);
+    }
+
+    /// Calls `f(i, weight)` for each id of bag `b`; weight folds the per-id weight and 1/length.
+    template <class Off, class F>
+    static void for_each_in_bag(span<const Off> off, std::size_t b, const pool_options& opts,
+                                F&& f) {
+        const auto begin = static_cast<std::size_t>(off[b]);
+        const auto end = static_cast<std::size_t>(off[b + 1]);
+        const float scale = opts.mode == pooling::mean && end > begin
+                                ? 1.0f / static_cast<float>(end - begin)
+                                : 1.0f;
+        for (std::size_t i = begin; i < end; ++i)
+            f(i, opts.weights.empty() ? scale : opts.weights[i] * scale);
+    }
+
+    /// Fills `skip_` (one flag per row of `g`) or throws, as the non-finite policy says.
+    void mark_nonfinite(const matrix_view<const float>& g, const char* what) {
+        skip_.assign(g.rows(), 0);
+        for (std::size_t i = 0; i < g.rows(); ++i) {
+            const std::size_t j = first_nonfinite(g.row(i), g.cols());
+            if (j == g.cols()) continue;
+            if (on_nonfinite_ == nonfinite_policy::throw_error)
+                fail<nonfinite_gradient>(what, i, " has the non-finite value ", g.row(i)[j],
+                                         " at column ", j);
+            skip_[i] = 1;
+        }
+    }
+
+    nonfinite_policy on_nonfinite_ = nonfinite_policy::throw_error;
+    std::vector<unsigned char> skip_;  // reused between calls
+};
+
+}  // namespace embtab::detail

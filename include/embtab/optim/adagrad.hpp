@@ -1,0 +1,33 @@
+#pragma once
+/// \file optim/adagrad.hpp Optimizer policy: Adagrad with one accumulator per element
+/// (PyTorch's `optim.Adagrad` without learning-rate decay).
+
+#include <cmath>
+#include <cstddef>
+
+namespace embtab {
+
+/// `h += g²; w -= lr · g / (sqrt(h) + eps)`, element-wise.
+struct adagrad {
+    float lr = 0.01f;                ///< learning rate
+    float eps = 1e-10f;              ///< added to the root for stability
+    float initial_accumulator = 0;   ///< starting value of `h`
+
+    /// Name used in messages and checkpoint signatures.
+    static constexpr const char* name = "adagrad";
+    /// Floats of state per row: one accumulator per element.
+    static constexpr std::size_t state_size(std::size_t dim) noexcept { return dim; }
+    /// Sets a fresh row's state.
+    void init_state(float* h, std::size_t dim) const noexcept {
+        for (std::size_t j = 0; j < dim; ++j) h[j] = initial_accumulator;
+    }
+    /// One step of row `w` with gradient `g`.
+    void step(float* w, const float* g, float* h, std::size_t dim) const noexcept {
+        for (std::size_t j = 0; j < dim; ++j) {
+            h[j] += g[j] * g[j];
+            w[j] -= lr * g[j] / (std::sqrt(h[j]) + eps);
+        }
+    }
+};
+
+}  // namespace embtab

@@ -1,0 +1,43 @@
+#pragma once
+/// \file optim/adam.hpp Optimizer policy: lazy Adam — only the rows in a batch move, each with
+/// its own step count for bias correction.
+
+#include <cmath>
+#include <cstddef>
+
+namespace embtab {
+
+/// Adam (Kingma & Ba) per row: moments `m`, `v` and step count `t` kept per row.
+struct adam {
+    float lr = 1e-3f;      ///< learning rate
+    float beta1 = 0.9f;    ///< decay of the first moment
+    float beta2 = 0.999f;  ///< decay of the second moment
+    float eps = 1e-8f;     ///< added to the root for stability
+
+    /// Name used in messages and checkpoint signatures.
+    static constexpr const char* name = "adam";
+    /// Floats of state per row: `m[dim]`, `v[dim]`, then the step count `t`.
+    static constexpr std::size_t state_size(std::size_t dim) noexcept { return 2 * dim + 1; }
+    /// Sets a fresh row's state (all zero).
+    void init_state(float* s, std::size_t dim) const noexcept {
+        for (std::size_t j = 0; j < state_size(dim); ++j) s[j] = 0;
+    }
+    /// One step of row `w` with gradient `g`:
+    /// `w -= lr/(1−β1ᵗ) · m / (sqrt(v)/sqrt(1−β2ᵗ) + eps)` (PyTorch's formulation).
+    void step(float* w, const float* g, float* s, std::size_t dim) const noexcept {
+        float* m = s;
+        float* v = s + dim;
+        float& t = s[2 * dim];
+        t += 1;  // exact to 2^24 steps of one row; beyond that the correction is 1 anyway
+        const float bc1 = 1 - std::pow(beta1, t);
+        const float bc2_root = std::sqrt(1 - std::pow(beta2, t));
+        const float step_size = lr / bc1;
+        for (std::size_t j = 0; j < dim; ++j) {
+            m[j] = beta1 * m[j] + (1 - beta1) * g[j];
+            v[j] = beta2 * v[j] + (1 - beta2) * g[j] * g[j];
+            w[j] -= step_size * m[j] / (std::sqrt(v[j]) / bc2_root + eps);
+        }
+    }
+};
+
+}  // namespace embtab

@@ -1,0 +1,32 @@
+#pragma once
+/// \file optim/rowwise_adagrad.hpp Optimizer policy: row-wise Adagrad (FBGEMM's
+/// `EXACT_ROWWISE_ADAGRAD`), one accumulator per row.
+
+#include <cmath>
+#include <cstddef>
+
+namespace embtab {
+
+/// `h += mean(g²); w -= lr · g / (sqrt(h) + eps)` with one `h` per row.
+struct rowwise_adagrad {
+    float lr = 0.01f;               ///< learning rate
+    float eps = 1e-8f;              ///< added to the root for stability
+    float initial_accumulator = 0;  ///< starting value of `h`
+
+    /// Name used in messages and checkpoint signatures.
+    static constexpr const char* name = "rowwise_adagrad";
+    /// Floats of state per row: one accumulator.
+    static constexpr std::size_t state_size(std::size_t) noexcept { return 1; }
+    /// Sets a fresh row's state.
+    void init_state(float* h, std::size_t) const noexcept { *h = initial_accumulator; }
+    /// One step of row `w` with gradient `g`.
+    void step(float* w, const float* g, float* h, std::size_t dim) const noexcept {
+        float sq = 0;
+        for (std::size_t j = 0; j < dim; ++j) sq += g[j] * g[j];
+        *h += sq / static_cast<float>(dim);
+        const float rate = lr / (std::sqrt(*h) + eps);
+        for (std::size_t j = 0; j < dim; ++j) w[j] -= rate * g[j];
+    }
+};
+
+}  // namespace embtab

@@ -1,0 +1,24 @@
+#pragma once
+/// \file optim/sgd.hpp Optimizer policy: plain stochastic gradient descent.
+
+#include <cstddef>
+
+namespace embtab {
+
+/// `w -= lr · g`; no state.
+struct sgd {
+    float lr = 0.01f;  ///< learning rate
+
+    /// Name used in messages and checkpoint signatures.
+    static constexpr const char* name = "sgd";
+    /// Floats of state per row.
+    static constexpr std::size_t state_size(std::size_t) noexcept { return 0; }
+    /// Sets a fresh row's state.
+    void init_state(float*, std::size_t) const noexcept {}
+    /// One step of row `w` with gradient `g`.
+    void step(float* w, const float* g, float*, std::size_t dim) const noexcept {
+        for (std::size_t j = 0; j < dim; ++j) w[j] -= lr * g[j];
+    }
+};
+
+}  // namespace embtab

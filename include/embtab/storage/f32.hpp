@@ -1,0 +1,35 @@
+#pragma once
+/// \file storage/f32.hpp Storage policy: rows of plain fp32, updated in place.
+
+#include <cstddef>
+#include <cstring>
+
+#include "../detail/rng.hpp"
+
+namespace embtab {
+
+/// Rows kept as fp32; the optimizer steps them in place.
+struct f32 {
+    /// Name used in messages and checkpoint signatures.
+    static constexpr const char* name = "f32";
+    /// Rows are plain floats that the optimizer may step directly.
+    static constexpr bool in_place = true;
+
+    /// Bytes of one row of `dim` values.
+    static constexpr std::size_t row_bytes(std::size_t dim) noexcept { return dim * sizeof(float); }
+    /// Row to fp32.
+    static void decode(const std::byte* row, float* out, std::size_t dim) noexcept {
+        std::memcpy(out, row, dim * sizeof(float));
+    }
+    /// `acc += w · row`.
+    static void decode_add(const std::byte* row, float w, float* acc, std::size_t dim) noexcept {
+        const auto* v = reinterpret_cast<const float*>(row);
+        for (std::size_t j = 0; j < dim; ++j) acc[j] += w * v[j];
+    }
+    /// fp32 to row (exact).
+    static void encode(const float* in, std::byte* row, std::size_t dim, detail::rng&) noexcept {
+        std::memcpy(row, in, dim * sizeof(float));
+    }
+};
+
+}  // namespace embtab

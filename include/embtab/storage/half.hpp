@@ -1,0 +1,56 @@
+#pragma once
+/// \file storage/half.hpp Storage policies: rows of fp16 or bf16, updated through fp32 with
+/// seeded stochastic rounding (or nearest).
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "../detail/half_bits.hpp"
+#include "rounding.hpp"
+
+namespace embtab {
+
+/// Rows of 16-bit floats in `Format` (`detail::fp16_format` or `detail::bf16_format`).
+template <class Format>
+struct half_storage {
+    /// How updated values are rounded back to 16 bits.
+    rounding round = rounding::stochastic;
+
+    /// Name used in messages and checkpoint signatures.
+    static constexpr const char* name =
+        std::is_same_v<Format, detail::fp16_format> ? "f16" : "bf16";
+    /// Rows must be decoded to fp32 before an optimizer step.
+    static constexpr bool in_place = false;
+
+    /// Bytes of one row of `dim` values.
+    static constexpr std::size_t row_bytes(std::size_t dim) noexcept {
+        return dim * sizeof(std::uint16_t);
+    }
+    /// Row to fp32 (exact).
+    static void decode(const std::byte* row, float* out, std::size_t dim) noexcept {
+        for (std::size_t j = 0; j < dim; ++j) out[j] = Format::widen(load(row, j));
+    }
+    /// `acc += w · row`.
+    static void decode_add(const std::byte* row, float w, float* acc, std::size_t dim) noexcept {
+        for (std::size_t j = 0; j < dim; ++j) acc[j] += w * Format::widen(load(row, j));
+    }
+    /// fp32 to row, rounding as `round` says.
+    void encode(const float* in, std::byte* row, std::size_t dim, detail::rng& gen) const noexcept {
+        const bool stochastic = round == rounding::stochastic;
+        for (std::size_t j = 0; j < dim; ++j) {
+            const std::uint16_t h = detail::round_to<Format>(in[j], stochastic, gen);
+            std::memcpy(row + j * sizeof h, &h, sizeof h);
+        }
+    }
+
+private:
+    static std::uint16_t load(const std::byte* row, std::size_t j) noexcept {
+        std::uint16_t h;
+        std::memcpy(&h, row + j * sizeof h, sizeof h);
+        return h;
+    }
+};
+
+}  // namespace embtab

@@ -1,0 +1,81 @@
+#pragma once
+/// \file tables/full_table.hpp One row per id: the uncompressed baseline, in any storage.
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+#include "../detail/row_store.hpp"
+#include "../detail/table_base.hpp"
+#include "../fwd.hpp"
+#include "../memory.hpp"
+#include "../optim/sgd.hpp"
+#include "../storage/f32.hpp"
+#include "../traits.hpp"
+
+namespace embtab {
+
+/// A table of `rows × dim` parameters, one row per id in `[0, rows)`.
+template <class Storage, class Optimizer>
+class full_table : public detail::table_base<full_table<Storage, Optimizer>> {
+    static_assert(is_storage_v<Storage>,
+                  "embtab::full_table<Storage, Optimizer>: Storage must be a storage policy "
+                  "(f32, f16, bf16, ...)");
+    static_assert(is_optimizer_v<Optimizer>,
+                  "embtab::full_table<Storage, Optimizer>: Optimizer must be an optimizer policy "
+                  "(sgd, adagrad, rowwise_adagrad, adam, ...)");
+
+public:
+    /// The storage policy.
+    using storage_type = Storage;
+    /// The optimizer policy.
+    using optimizer_type = Optimizer;
+
+    /// `rows × dim` values uniform in ±sqrt(1/rows) (DLRM's initialisation) drawn from `seed`.
+    full_table(std::size_t rows, std::size_t dim, Optimizer optimizer = {},
+               std::uint64_t seed = 0, Storage storage = {})
+        : store_(rows, dim, std::move(storage), std::move(optimizer), seed) {
+        store_.fill_uniform(static_cast<float>(std::sqrt(1.0 / static_cast<double>(rows))), seed);
+    }
+
+    /// Output width.
+    std::size_t dim() const noexcept { return store_.dim(); }
+    /// Number of ids (rows).
+    std::size_t rows() const noexcept { return store_.rows(); }
+    /// Bytes of rows and optimizer state.
+    memory_usage memory_bytes() const noexcept { return store_.memory(); }
+    /// The optimizer, whose hyper-parameters (e.g. `lr`) may change between updates.
+    Optimizer& optimizer() noexcept { return store_.optimizer(); }
+    /// Sets every row to `init(row, values)` (`values` has `dim()` zeros on entry) and resets
+    /// the optimizer state.
+    template <class Init>
+    void initialize(Init&& init) {
+        store_.fill(std::forward<Init>(init));
+        for (std::size_t r = 0; r < rows(); ++r) store_.reset_state(r);
+    }
+
+private:
+    friend class detail::table_base<full_table>;
+
+    std::uint64_t id_limit() const noexcept { return store_.rows(); }
+    void embed(std::uint64_t id, float* out) const noexcept { store_.read(id, out); }
+    void embed_add(std::uint64_t id, float w, float* acc) const noexcept {
+        store_.read_add(id, w, acc);
+    }
+    void backward(std::uint64_t id, const float* g, float scale) { store_.add_grad(id, g, scale); }
+    void finish_update() { store_.apply_grads(); }
+
+    detail::row_store<Storage, Optimizer> store_;
+};
+
+/// A `full_table<Storage, Optimizer>`, the optimizer type deduced from the argument.
+template <class Storage = f32, class Optimizer = sgd>
+full_table<Storage, Optimizer> make_full_table(std::size_t rows, std::size_t dim,
+                                               Optimizer optimizer = {}, std::uint64_t seed = 0,
+                                               Storage storage = {}) {
+    return full_table<Storage, Optimizer>(rows, dim, std::move(optimizer), seed,
+                                          std::move(storage));
+}
+
+}  // namespace embtab

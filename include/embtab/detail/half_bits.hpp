@@ -26,17 +26,19 @@ inline float bits_float(std::uint32_t b) noexcept {
 
 /// IEEE binary16 (fp16): 1 sign, 5 exponent, 10 mantissa bits.
 struct fp16_format {
-    /// fp16 bits to float (exact).
+    /// fp16 bits to float (exact). Branch-free, and without subnormal fp32 arithmetic (which
+    /// costs a microcode assist per value): normals re-bias the exponent; subnormals are built
+    /// as 2^-14·(1 + m/1024) and 2^-14 is subtracted.
     static float widen(std::uint16_t h) noexcept {
         const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
-        const std::uint32_t exp = (h >> 10) & 0x1fu;
-        const std::uint32_t man = h & 0x3ffu;
-        if (exp == 0) {  // zero or subnormal: man · 2^-24
-            const float v = static_cast<float>(man) * 0x1.0p-24f;
-            return bits_float(float_bits(v) | sign);
-        }
-        if (exp == 31) return bits_float(sign | 0x7f800000u | (man << 13));
-        return bits_float(sign | ((exp + 112u) << 23) | (man << 13));
+        const std::uint32_t magnitude = h & 0x7fffu;
+        const std::uint32_t exponent = magnitude & 0x7c00u;
+        const std::uint32_t normal = (magnitude << 13) + (112u << 23);
+        const std::uint32_t subnormal =
+            float_bits(bits_float((magnitude << 13) + (113u << 23)) - 0x1.0p-14f);
+        const std::uint32_t special = 0x7f800000u | ((magnitude & 0x3ffu) << 13);  // inf, NaN
+        const std::uint32_t bits = exponent == 0 ? subnormal : exponent == 0x7c00u ? special : normal;
+        return bits_float(sign | bits);
     }
     /// Float to fp16 rounding toward zero; overflow saturates to the largest finite value.
     static std::uint16_t truncate(float x) noexcept {

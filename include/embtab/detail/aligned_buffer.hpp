@@ -13,6 +13,15 @@ namespace embtab::detail {
 /// Bytes of a cache line; rows and sketch buckets are aligned to it.
 inline constexpr std::size_t cache_line = 64;
 
+/// Hints the CPU to bring the cache line holding `p` into cache (no effect where unsupported).
+inline void prefetch_line(const void* p) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(p, 0, 3);
+#else
+    (void)p;
+#endif
+}
+
 /// `size` bytes aligned to a cache line, zeroed on creation, deep-copied on copy.
 class aligned_buffer {
 public:

@@ -5,6 +5,7 @@
 ///
 /// A table kind `T` derives from `table_base<T>` and provides, privately (friend this class):
 ///   `std::uint64_t id_limit() const`          ids must be below it (or `no_id_limit`)
+///   `void prefetch(std::uint64_t id) const`   start loading the memory `embed` will read
 ///   `void embed(std::uint64_t id, float* out) const`            out[0..dim) = vector of id
 ///   `void embed_add(std::uint64_t id, float w, float* acc) const`  acc += w · vector of id
 ///   `void backward(std::uint64_t id, const float* g, float scale)` queue scale·g for id
@@ -35,7 +36,11 @@ public:
         const auto id = as_span(ids);
         check_shape(out, id.size(), self().dim(), "lookup output", "ids");
         check_ids(id, self().id_limit());
-        for (std::size_t i = 0; i < id.size(); ++i) self().embed(key(id[i]), out.row(i));
+        prefetch_first(id);
+        for (std::size_t i = 0; i < id.size(); ++i) {
+            prefetch_ahead(id, i);
+            self().embed(key(id[i]), out.row(i));
+        }
     }
 
     /// EmbeddingBag: `out.row(b)` = sum (or mean) over `i` in `[offsets[b], offsets[b+1])` of
@@ -49,10 +54,12 @@ public:
         check_shape(out, off.size() - 1, self().dim(), "pooled output", "bags");
         check_weights(opts.weights, id.size());
         check_ids(id, self().id_limit());
+        prefetch_first(id);
         for (std::size_t b = 0; b + 1 < off.size(); ++b) {
             float* o = out.row(b);
             std::fill(o, o + self().dim(), 0.0f);
             for_each_in_bag(off, b, opts, [&](std::size_t i, float w) {
+                prefetch_ahead(id, i);
                 self().embed_add(key(id[i]), w, o);
             });
         }
@@ -121,6 +128,19 @@ private:
     template <class Id>
     static std::uint64_t key(Id id) noexcept {
         return static_cast<std::uint64_t>(id);
+    }
+
+    /// How many ids ahead rows are prefetched: enough to overlap several memory latencies.
+    static constexpr std::size_t prefetch_distance = 8;
+
+    template <class Id>
+    void prefetch_first(span<const Id> id) const noexcept {
+        for (std::size_t i = 0; i < prefetch_distance && i < id.size(); ++i)
+            self().prefetch(key(id[i]));
+    }
+    template <class Id>
+    void prefetch_ahead(span<const Id> id, std::size_t i) const noexcept {
+        if (i + prefetch_distance < id.size()) self().prefetch(key(id[i + prefetch_distance]));
     }
 
     /// Calls `f(i, weight)` for each id of bag `b`; weight folds the per-id weight and 1/length.

@@ -59,6 +59,7 @@ private:
     friend class detail::table_base<full_table>;
 
     std::uint64_t id_limit() const noexcept { return store_.rows(); }
+    void prefetch(std::uint64_t id) const noexcept { store_.prefetch(id); }
     void embed(std::uint64_t id, float* out) const noexcept { store_.read(id, out); }
     void embed_add(std::uint64_t id, float w, float* acc) const noexcept {
         store_.read_add(id, w, acc);

@@ -4,6 +4,7 @@
 
 #include <embtab/embtab.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <map>
@@ -131,16 +132,21 @@ struct dense_model {
     }
 };
 
-/// Largest spacing of the storage format near `x` (what rounding to it may cost).
+/// Largest error that storing `row[j]` (of a row of `dim` values) in `Storage` may add:
+/// one spacing of the 16-bit format near it, or one quantization step of the row.
 template <class Storage>
-double ulp(double x) {
-    const double a = std::fabs(x);
+double rounding_tolerance(const double* row, std::size_t dim, std::size_t j) {
+    const double a = std::fabs(row[j]);
     if constexpr (std::is_same_v<Storage, embtab::f16>)
         return std::max(std::ldexp(1.0, -24), std::ldexp(a, -10));
     else if constexpr (std::is_same_v<Storage, embtab::bf16>)
         return std::max(std::ldexp(1.0, -133), std::ldexp(a, -7));
-    else
-        return std::ldexp(a, -22) + 1e-30;
+    else if constexpr (std::is_same_v<Storage, embtab::f32>)
+        return std::ldexp(a, -22);
+    else {
+        const auto [lo, hi] = std::minmax_element(row, row + dim);
+        return (*hi - *lo) / Storage::max_code * 1.0001 + 1e-7;
+    }
 }
 
 }  // namespace ref

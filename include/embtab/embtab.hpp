@@ -14,6 +14,7 @@
 #include "storage/f32.hpp"
 #include "storage/half.hpp"
 #include "storage/rounding.hpp"
+#include "storage/rowwise_quantized.hpp"
 #include "tables/full_table.hpp"
 #include "traits.hpp"
 #include "version.hpp"

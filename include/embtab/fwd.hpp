@@ -18,6 +18,12 @@ struct half_storage;
 using f16 = half_storage<detail::fp16_format>;
 /// Rows of bfloat16.
 using bf16 = half_storage<detail::bf16_format>;
+template <unsigned Bits>
+struct rowwise_quantized;
+/// Rows of 8-bit codes with fp32 scale and bias (FBGEMM's fused 8-bit row-wise layout).
+using int8_rowwise = rowwise_quantized<8>;
+/// Rows of 4-bit codes, two a byte, with fp32 scale and bias.
+using int4_rowwise = rowwise_quantized<4>;
 
 // optimizer policies
 struct sgd;

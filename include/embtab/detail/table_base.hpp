@@ -3,13 +3,15 @@
 /// update, pooled update), with all input validation, written once over a small per-kind
 /// kernel.
 ///
-/// A table kind `T` derives from `table_base<T>` and provides, privately (friend this class):
+/// A table kind `T` derives from `table_base<T>` and provides this public per-id kernel (no
+/// checks; composite tables call it on their parts):
 ///   `std::uint64_t id_limit() const`          ids must be below it (or `no_id_limit`)
 ///   `void prefetch(std::uint64_t id) const`   start loading the memory `embed` will read
 ///   `void embed(std::uint64_t id, float* out) const`            out[0..dim) = vector of id
 ///   `void embed_add(std::uint64_t id, float w, float* acc) const`  acc += w · vector of id
 ///   `void backward(std::uint64_t id, const float* g, float scale)` queue scale·g for id
 ///   `void finish_update()`                    apply what `backward` queued
+///   `void assign(std::uint64_t id, const float* v)`  set the vector of id, fresh optimizer state
 /// and publicly `std::size_t dim() const` and `memory_usage memory_bytes() const`.
 
 #include <algorithm>

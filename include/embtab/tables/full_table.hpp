@@ -55,18 +55,30 @@ public:
         for (std::size_t r = 0; r < rows(); ++r) store_.reset_state(r);
     }
 
-private:
-    friend class detail::table_base<full_table>;
+    // Per-id kernel (unchecked): what table_base builds the interface on, and what tables
+    // composed of tables (QR, CAFE, ...) call on their parts. See detail/table_base.hpp.
 
+    /// Ids must be below this.
     std::uint64_t id_limit() const noexcept { return store_.rows(); }
+    /// Starts loading the row of `id`.
     void prefetch(std::uint64_t id) const noexcept { store_.prefetch(id); }
+    /// `out[0..dim)` = vector of `id`.
     void embed(std::uint64_t id, float* out) const noexcept { store_.read(id, out); }
+    /// `acc[0..dim) += w ·` vector of `id`.
     void embed_add(std::uint64_t id, float w, float* acc) const noexcept {
         store_.read_add(id, w, acc);
     }
+    /// Queues `scale · g` as the gradient of `id`'s vector.
     void backward(std::uint64_t id, const float* g, float scale) { store_.add_grad(id, g, scale); }
+    /// Applies the queued gradients (one optimizer step per distinct row).
     void finish_update() { store_.apply_grads(); }
+    /// Sets the vector of `id` and gives it fresh optimizer state.
+    void assign(std::uint64_t id, const float* values) {
+        store_.write(id, values);
+        store_.reset_state(id);
+    }
 
+private:
     detail::row_store<Storage, Optimizer> store_;
 };
 

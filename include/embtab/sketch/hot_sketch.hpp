@@ -1,0 +1,235 @@
+#pragma once
+/// \file sketch/hot_sketch.hpp HotSketch (CAFE, SIGMOD 2024): finds the ids with the largest
+/// accumulated importance online, in buckets of a few slots, and hands hot-table rows to them.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <new>
+#include <utility>
+#include <vector>
+
+#include "../detail/aligned_buffer.hpp"
+#include "../errors.hpp"
+#include "../memory.hpp"
+
+namespace embtab {
+
+/// Parameters of a `hot_sketch`.
+struct hot_sketch_options {
+    std::size_t buckets = 1024;      ///< w: number of buckets
+    std::size_t hot_rows = 1024;     ///< H: rows of the hot table the sketch hands out
+    float threshold = 10;            ///< T: score at which an id is promoted
+    float decay = 0.99f;             ///< δ: scores are multiplied by it at each decay
+    float decay_period = 10;         ///< decay when the score inserted since the last one
+                                     ///< exceeds decay_period · w · T
+    bool adaptive_threshold = false; ///< CAFE+: raise T so that only the top H ids stay hot
+    std::uint64_t seed = 0;          ///< seed of the bucket hash
+};
+
+/// A change of an id's hot row, reported by `insert`.
+struct hot_event {
+    std::uint64_t id;      ///< the id
+    std::int32_t hot_row;  ///< the row it was given (promotion) or gave back (demotion)
+    bool promoted;         ///< true: promoted to `hot_row`; false: demoted from it
+};
+
+/// `w` buckets of `Slots` slots (id, score, hot row); with 4 slots a bucket is one 64-byte cache
+/// line. `Hasher` maps (id, seed) to 64 bits and picks the bucket.
+template <class Hasher, std::size_t Slots = 4>
+class hot_sketch {
+    static_assert(Slots >= 2, "embtab::hot_sketch needs at least 2 slots a bucket");
+
+public:
+    /// Marks a slot's hot row: not hot.
+    static constexpr std::int32_t cold = -1;
+
+    /// A sketch of `opts.buckets` buckets handing out `opts.hot_rows` rows.
+    explicit hot_sketch(const hot_sketch_options& opts, Hasher hasher = {})
+        : opts_(check(opts)),
+          hasher_(std::move(hasher)),
+          buckets_(opts.buckets * sizeof(bucket)),
+          threshold_(opts.threshold) {
+        for (std::size_t b = 0; b < opts_.buckets; ++b) new (&at(b)) bucket{};
+        free_rows_.reserve(opts_.hot_rows);
+        for (std::size_t r = opts_.hot_rows; r-- > 0;) free_rows_.push_back(static_cast<std::int32_t>(r));
+    }
+
+    /// The hot row of `id`, or `cold`. Never changes the sketch.
+    std::int32_t query(std::uint64_t id) const noexcept {
+        const bucket& b = at(bucket_of(id));
+        for (const slot& s : b.slots)
+            if (s.used && s.id == id) return static_cast<std::int32_t>(s.hot_row);
+        return cold;
+    }
+
+    /// Adds `score` to `id`'s importance (Space-Saving replacement of the weakest cold slot when
+    /// its bucket is full; hot ids are never evicted). Promotions and demotions it causes are
+    /// appended to `events`.
+    void insert(std::uint64_t id, float score, std::vector<hot_event>& events) {
+        bucket& b = at(bucket_of(id));
+        std::size_t i = find_or_claim(b, id, score);
+        if (i == Slots) return;  // dropped: the weakest slot is hot
+        i = bubble_up(b, i);
+        slot& s = b.slots[i];
+        if (s.hot_row == cold && s.score >= threshold_ && !free_rows_.empty()) {
+            s.hot_row = free_rows_.back();
+            free_rows_.pop_back();
+            events.push_back({s.id, static_cast<std::int32_t>(s.hot_row), true});
+        }
+        inserted_ += score;
+        if (inserted_ > opts_.decay_period * static_cast<float>(opts_.buckets) * threshold_)
+            decay(events);
+    }
+
+    /// Multiplies every score by δ, demotes hot ids below the threshold (after raising it, with
+    /// the adaptive option), gives the freed rows to the strongest cold ids at or above the
+    /// threshold, and restarts the decay count.
+    void decay(std::vector<hot_event>& events) {
+        inserted_ = 0;
+        for (std::size_t b = 0; b < opts_.buckets; ++b)
+            for (slot& s : at(b).slots) s.score *= opts_.decay;
+        if (opts_.adaptive_threshold) adapt_threshold();
+        for (std::size_t b = 0; b < opts_.buckets; ++b)
+            for (slot& s : at(b).slots)
+                if (s.used && s.hot_row != cold && s.score < threshold_) {
+                    events.push_back({s.id, static_cast<std::int32_t>(s.hot_row), false});
+                    free_rows_.push_back(static_cast<std::int32_t>(s.hot_row));
+                    s.hot_row = cold;
+                }
+        promote_strongest(events);
+    }
+
+    /// Calls `f(id, score, hot_row)` for every id the sketch holds.
+    template <class F>
+    void for_each(F&& f) const {
+        for (std::size_t b = 0; b < opts_.buckets; ++b)
+            for (const slot& s : at(b).slots)
+                if (s.used) f(s.id, s.score, static_cast<std::int32_t>(s.hot_row));
+    }
+    /// The current promotion threshold T.
+    float threshold() const noexcept { return threshold_; }
+    /// The accumulated (decayed) score of `id`, or 0 when it holds no slot.
+    float score(std::uint64_t id) const noexcept {
+        const bucket& b = at(bucket_of(id));
+        for (const slot& s : b.slots)
+            if (s.used && s.id == id) return s.score;
+        return 0;
+    }
+    /// Number of hot rows handed out.
+    std::size_t hot_count() const noexcept { return opts_.hot_rows - free_rows_.size(); }
+    /// The parameters.
+    const hot_sketch_options& options() const noexcept { return opts_; }
+    /// Bytes of one bucket.
+    static constexpr std::size_t bucket_bytes = Slots * 16;
+    /// Bytes of the buckets and the free-row list.
+    memory_usage memory_bytes() const noexcept {
+        return {0, 0, opts_.buckets * sizeof(bucket) + opts_.hot_rows * sizeof(std::int32_t)};
+    }
+
+private:
+    struct slot {
+        std::uint64_t id = 0;
+        float score = 0;
+        std::int32_t hot_row : 31;
+        std::uint32_t used : 1;
+        slot() : hot_row(cold), used(0) {}
+    };
+    static_assert(sizeof(slot) == 16, "a slot is 16 bytes");
+    struct alignas(16) bucket {  // the buffer is cache-line aligned: 4 slots = one line
+        slot slots[Slots];  // used slots first, by descending score
+    };
+
+    static const hot_sketch_options& check(const hot_sketch_options& o) {
+        if (o.buckets == 0) detail::fail<bad_parameter>("hot_sketch needs at least 1 bucket; got 0");
+        if (o.hot_rows > std::size_t(std::numeric_limits<std::int32_t>::max() / 2))
+            detail::fail<bad_parameter>("hot_sketch: ", o.hot_rows, " hot rows is too many");
+        if (!(o.threshold > 0))
+            detail::fail<bad_parameter>("hot_sketch threshold must be > 0; got ", o.threshold);
+        if (!(o.decay > 0 && o.decay <= 1))
+            detail::fail<bad_parameter>("hot_sketch decay must be in (0, 1]; got ", o.decay);
+        if (!(o.decay_period > 0))
+            detail::fail<bad_parameter>("hot_sketch decay_period must be > 0; got ", o.decay_period);
+        return o;
+    }
+    std::size_t bucket_of(std::uint64_t id) const noexcept {
+        return static_cast<std::size_t>(hasher_(id, opts_.seed) % opts_.buckets);
+    }
+    bucket& at(std::size_t b) noexcept { return reinterpret_cast<bucket*>(buckets_.data())[b]; }
+    const bucket& at(std::size_t b) const noexcept {
+        return reinterpret_cast<const bucket*>(buckets_.data())[b];
+    }
+
+    /// The slot that now holds `id` with `score` added, or `Slots` when the insert is dropped.
+    static std::size_t find_or_claim(bucket& b, std::uint64_t id, float score) noexcept {
+        for (std::size_t i = 0; i < Slots; ++i) {
+            slot& s = b.slots[i];
+            if (!s.used) {  // used slots come first: id is absent, take the empty slot
+                s.id = id, s.score = score, s.used = 1, s.hot_row = cold;
+                return i;
+            }
+            if (s.id == id) {
+                s.score += score;
+                return i;
+            }
+        }
+        slot& weakest = b.slots[Slots - 1];
+        if (weakest.hot_row != cold) return Slots;
+        weakest.id = id;  // Space-Saving: inherit the evicted count
+        weakest.score += score;
+        return Slots - 1;
+    }
+    /// Restores descending order after slot `i`'s score grew; returns its new position.
+    static std::size_t bubble_up(bucket& b, std::size_t i) noexcept {
+        for (; i > 0 && b.slots[i - 1].score < b.slots[i].score; --i)
+            std::swap(b.slots[i - 1], b.slots[i]);
+        return i;
+    }
+    /// Hands the free rows to the cold ids at or above T, strongest first. Without this, rows
+    /// freed by a decay go to whichever id is inserted next, and under a heavy stream of cold
+    /// ids that is mostly an id whose score was inherited through Space-Saving replacement.
+    void promote_strongest(std::vector<hot_event>& events) {
+        if (free_rows_.empty()) return;
+        candidates_.clear();
+        for (std::size_t b = 0; b < opts_.buckets; ++b)
+            for (std::size_t i = 0; i < Slots; ++i) {
+                const slot& s = at(b).slots[i];
+                if (s.used && s.hot_row == cold && s.score >= threshold_)
+                    candidates_.emplace_back(s.score, b * Slots + i);
+            }
+        const std::size_t n = std::min(candidates_.size(), free_rows_.size());
+        std::partial_sort(candidates_.begin(), candidates_.begin() + n, candidates_.end(),
+                          std::greater<>());
+        for (std::size_t k = 0; k < n; ++k) {
+            slot& s = at(candidates_[k].second / Slots).slots[candidates_[k].second % Slots];
+            s.hot_row = free_rows_.back();
+            free_rows_.pop_back();
+            events.push_back({s.id, static_cast<std::int32_t>(s.hot_row), true});
+        }
+    }
+    /// Sets T to the H-th largest score when more than 1.2·H ids have reached T.
+    void adapt_threshold() {
+        scores_.clear();
+        for (std::size_t b = 0; b < opts_.buckets; ++b)
+            for (const slot& s : at(b).slots)
+                if (s.used && s.score >= threshold_) scores_.push_back(s.score);
+        const std::size_t h = opts_.hot_rows;
+        if (h == 0 || scores_.size() * 5 <= h * 6) return;
+        std::nth_element(scores_.begin(), scores_.begin() + (h - 1), scores_.end(),
+                         std::greater<float>());
+        threshold_ = scores_[h - 1];
+    }
+
+    hot_sketch_options opts_;
+    Hasher hasher_;
+    detail::aligned_buffer buckets_;
+    std::vector<std::int32_t> free_rows_;  // hot rows not handed out, a stack
+    std::vector<float> scores_;            // scratch of adapt_threshold
+    std::vector<std::pair<float, std::size_t>> candidates_;  // scratch of promote_strongest
+    float threshold_;
+    float inserted_ = 0;  // score inserted since the last decay
+};
+
+}  // namespace embtab

@@ -114,6 +114,9 @@ TEMPLATE_TEST_CASE("nearest rounding errs by at most scale/2", "[quantized]", in
 TEMPLATE_TEST_CASE("the fast pooled kernel equals its scalar reference", "[quantized]",
                    int8_rowwise, int4_rowwise) {
     std::mt19937 g(5);
+    const int path = GENERATE(0, 1);  // baseline SSE2, then AVX2 where the CPU has it
+    detail::avx2_override() = path;
+    INFO("avx2 " << detail::use_avx2());
     for (std::size_t dim = 1; dim <= 70; ++dim) {  // every SIMD tail length
         const auto row = encode<TestType>(random_row(g, dim), rounding::stochastic);
         std::vector<float> fast(dim, 0.25f), slow(dim, 0.25f);
@@ -121,6 +124,7 @@ TEMPLATE_TEST_CASE("the fast pooled kernel equals its scalar reference", "[quant
         TestType::decode_add_ref(row.data(), -1.5f, slow.data(), dim);
         for (std::size_t j = 0; j < dim; ++j) REQUIRE(fast[j] == Approx(slow[j]).margin(1e-6));
     }
+    detail::avx2_override() = -1;
 }
 
 TEMPLATE_TEST_CASE("stochastic requantization is unbiased", "[quantized]", int8_rowwise,

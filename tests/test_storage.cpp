@@ -148,3 +148,24 @@ TEST_CASE("row layout: 16-bit storage packs dim values of 2 bytes", "[storage]")
     REQUIRE(acc[0] == 1.5f);
     REQUIRE(acc[1] == 0.0f);
 }
+
+TEMPLATE_TEST_CASE("16- and 32-bit row accumulation equals a scalar loop on every path",
+                   "[storage][simd]", f32, f16, bf16) {
+    std::mt19937 g(6);
+    std::uniform_real_distribution<float> d(-2, 2);
+    const int path = GENERATE(0, 1);  // baseline, then AVX2/F16C where the CPU has it
+    detail::avx2_override() = path;
+    detail::rng gen(2);
+    for (std::size_t dim = 1; dim <= 40; ++dim) {
+        std::vector<float> v(dim);
+        for (auto& x : v) x = d(g);
+        std::vector<std::byte> row(TestType::row_bytes(dim));
+        TestType{}.encode(v.data(), row.data(), dim, gen);
+        std::vector<float> exact(dim), fast(dim, 0.5f), slow(dim, 0.5f);
+        TestType::decode(row.data(), exact.data(), dim);
+        TestType::decode_add(row.data(), -0.75f, fast.data(), dim);
+        for (std::size_t j = 0; j < dim; ++j) slow[j] += -0.75f * exact[j];
+        for (std::size_t j = 0; j < dim; ++j) REQUIRE(fast[j] == Approx(slow[j]).margin(1e-6));
+    }
+    detail::avx2_override() = -1;
+}

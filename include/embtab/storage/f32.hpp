@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "../detail/rng.hpp"
+#include "../detail/simd.hpp"
 
 namespace embtab {
 
@@ -21,10 +22,17 @@ struct f32 {
     static void decode(const std::byte* row, float* out, std::size_t dim) noexcept {
         std::memcpy(out, row, dim * sizeof(float));
     }
-    /// `acc += w · row`.
+    /// `acc += w · row` (AVX2 when the CPU has it).
     static void decode_add(const std::byte* row, float w, float* acc, std::size_t dim) noexcept {
         const auto* v = reinterpret_cast<const float*>(row);
-        for (std::size_t j = 0; j < dim; ++j) acc[j] += w * v[j];
+        std::size_t j = 0;
+#ifdef EMBTAB_X86_DISPATCH
+        if (detail::use_avx2()) {
+            j = dim & ~std::size_t(7);
+            detail::add_f32_avx2(v, w, acc, j);
+        }
+#endif
+        for (; j < dim; ++j) acc[j] += w * v[j];
     }
     /// fp32 to row (exact).
     static void encode(const float* in, std::byte* row, std::size_t dim, detail::rng&) noexcept {

@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "../detail/half_bits.hpp"
+#include "../detail/simd.hpp"
 #include "rounding.hpp"
 
 namespace embtab {
@@ -32,9 +33,16 @@ struct half_storage {
     static void decode(const std::byte* row, float* out, std::size_t dim) noexcept {
         for (std::size_t j = 0; j < dim; ++j) out[j] = Format::widen(load(row, j));
     }
-    /// `acc += w · row`.
+    /// `acc += w · row` (fp16: F16C when the CPU has it).
     static void decode_add(const std::byte* row, float w, float* acc, std::size_t dim) noexcept {
-        for (std::size_t j = 0; j < dim; ++j) acc[j] += w * Format::widen(load(row, j));
+        std::size_t j = 0;
+#ifdef EMBTAB_X86_DISPATCH
+        if (std::is_same_v<Format, detail::fp16_format> && detail::use_avx2()) {
+            j = dim & ~std::size_t(7);
+            detail::add_fp16_avx2(reinterpret_cast<const std::uint16_t*>(row), w, acc, j);
+        }
+#endif
+        for (; j < dim; ++j) acc[j] += w * Format::widen(load(row, j));
     }
     /// fp32 to row, rounding as `round` says.
     void encode(const float* in, std::byte* row, std::size_t dim, detail::rng& gen) const noexcept {

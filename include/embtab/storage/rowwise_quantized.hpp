@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "../detail/rng.hpp"
+#include "../detail/simd.hpp"
 #include "rounding.hpp"
 
 #if defined(__SSE2__) || defined(_M_X64)
@@ -64,11 +65,21 @@ struct rowwise_quantized {
         std::fill(out, out + dim, 0.0f);
         decode_add(row, 1.0f, out, dim);
     }
-    /// `acc += w · row`, dequantizing on the fly (no temporary row); SIMD where available.
+    /// `acc += w · row`, dequantizing on the fly (no temporary row): AVX2 when the CPU has it,
+    /// else SSE2, then scalar for the last `dim mod 16` values.
     static void decode_add(const std::byte* row, float w, float* acc, std::size_t dim) noexcept {
         const float ws = w * scale(row, dim), wb = w * bias(row, dim);
         const auto* q = reinterpret_cast<const std::uint8_t*>(row);
         std::size_t j = 0;
+#ifdef EMBTAB_X86_DISPATCH
+        if (detail::use_avx2()) {
+            j = dim & ~std::size_t(15);
+            if constexpr (Bits == 8)
+                detail::add_codes_avx2(q, ws, wb, acc, j);
+            else
+                detail::add_nibbles_avx2(q, ws, wb, acc, j);
+        }
+#endif
 #ifdef EMBTAB_HAVE_SSE2
         for (; j + 16 <= dim; j += 16) add16(load16(q, j), ws, wb, acc + j);
 #endif

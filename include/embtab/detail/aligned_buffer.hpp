@@ -8,6 +8,10 @@
 #include <memory>
 #include <new>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 namespace embtab::detail {
 
 /// Bytes of a cache line; rows and sketch buckets are aligned to it.
@@ -22,11 +26,17 @@ inline void prefetch_line(const void* p) noexcept {
 #endif
 }
 
-/// `size` bytes aligned to a cache line, zeroed on creation, deep-copied on copy.
+/// Buffers of at least this many bytes are aligned to 2 MiB and asked to be backed by huge
+/// pages (Linux transparent huge pages): random row access over a large table otherwise misses
+/// the TLB on nearly every row.
+inline constexpr std::size_t huge_page = std::size_t(2) << 20;
+
+/// `size` bytes aligned to a cache line (2 MiB when large), zeroed on creation, deep-copied on
+/// copy.
 class aligned_buffer {
 public:
     /// An empty buffer.
-    aligned_buffer() noexcept = default;
+    aligned_buffer() noexcept : data_(nullptr, release{}) {}
     /// `size` zero bytes.
     explicit aligned_buffer(std::size_t size) : data_(allocate(size)), size_(size) {
         if (size) std::memset(data_.get(), 0, size);
@@ -51,16 +61,25 @@ public:
     std::size_t size() const noexcept { return size_; }
 
 private:
-    struct release {
-        void operator()(std::byte* p) const noexcept {
-            ::operator delete(p, std::align_val_t(cache_line));
-        }
-    };
-    static std::byte* allocate(std::size_t size) {
-        if (size == 0) return nullptr;
-        return static_cast<std::byte*>(::operator new(size, std::align_val_t(cache_line)));
+    static std::size_t alignment(std::size_t size) noexcept {
+        return size >= 2 * huge_page ? huge_page : cache_line;
     }
-    std::unique_ptr<std::byte, release> data_;
+    struct release {
+        std::size_t align = cache_line;
+        void operator()(std::byte* p) const noexcept { ::operator delete(p, std::align_val_t(align)); }
+    };
+    using owner = std::unique_ptr<std::byte, release>;
+    /// Memory for `size` bytes, not yet touched (so that huge pages can back it).
+    static owner allocate(std::size_t size) {
+        if (size == 0) return owner(nullptr, release{});
+        const std::size_t align = alignment(size);
+        owner p(static_cast<std::byte*>(::operator new(size, std::align_val_t(align))), release{align});
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+        if (align == huge_page) ::madvise(p.get(), size - size % huge_page, MADV_HUGEPAGE);
+#endif
+        return p;
+    }
+    owner data_;
     std::size_t size_ = 0;
 };
 

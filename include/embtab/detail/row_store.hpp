@@ -14,13 +14,14 @@
 #include "../memory.hpp"
 #include "../traits.hpp"
 #include "aligned_buffer.hpp"
+#include "flat_id_map.hpp"
 #include "rng.hpp"
 
 namespace embtab::detail {
 
 /// `rows × dim` parameters kept by `Storage`, stepped by `Optimizer`. Gradients are queued with
-/// `add_grad` and applied by `apply_grads`, which sums the gradients of a row first (the result
-/// equals one step with the summed gradient, as with PyTorch sparse gradients).
+/// `add_grad`, summed per row as they arrive, and applied by `apply_grads` (the result equals one
+/// step with the summed gradient, as with PyTorch sparse gradients).
 template <class Storage, class Optimizer>
 class row_store {
     static_assert(is_storage_v<Storage>, "embtab: Storage must be a storage policy");
@@ -91,34 +92,32 @@ public:
         });
     }
 
-    /// Queues `scale · g` as a gradient of row `r`.
+    /// Adds `scale · g` to the gradient queued for row `r`.
     void add_grad(std::size_t r, const float* g, float scale) {
-        float* slot = new_slot(r);
-        for (std::size_t j = 0; j < dim_; ++j) slot[j] = scale * g[j];
+        bool fresh;
+        float* slot = slot_of(r, fresh);
+        if (fresh)
+            for (std::size_t j = 0; j < dim_; ++j) slot[j] = scale * g[j];
+        else
+            for (std::size_t j = 0; j < dim_; ++j) slot[j] += scale * g[j];
     }
-    /// Queues a gradient of row `r` written by `write(slot)` into `dim` zeroed floats.
-    template <class Writer>
-    void add_grad_with(std::size_t r, Writer&& write_slot) {
-        float* slot = new_slot(r);
-        std::fill(slot, slot + dim_, 0.0f);
-        write_slot(slot);
+    /// Lets `add(slot)` add a gradient into the `dim` floats queued for row `r` (zero when `r`
+    /// has none yet).
+    template <class Adder>
+    void add_grad_with(std::size_t r, Adder&& add) {
+        bool fresh;
+        float* slot = slot_of(r, fresh);
+        if (fresh) std::fill(slot, slot + dim_, 0.0f);
+        add(slot);
     }
-    /// Applies the queued gradients: one optimizer step per distinct row, then clears the queue.
+    /// Applies the queued gradients — one optimizer step per distinct row, in the order rows
+    /// were first queued — then clears the queue.
     void apply_grads() {
-        std::sort(pending_.begin(), pending_.end());  // by row, then by arrival: deterministic
-        for (std::size_t i = 0; i < pending_.size();) {
-            const std::size_t r = pending_[i].first;
-            float* sum = grads_.data() + pending_[i].second;
-            std::size_t k = i + 1;
-            for (; k < pending_.size() && pending_[k].first == r; ++k) {
-                const float* g = grads_.data() + pending_[k].second;
-                for (std::size_t j = 0; j < dim_; ++j) sum[j] += g[j];
-            }
-            step(r, sum);
-            i = k;
-        }
+        for (std::size_t i = 0; i < pending_.size(); ++i)
+            step(pending_[i], grads_.data() + i * dim_);
         pending_.clear();
         grads_.clear();
+        slots_.clear();
     }
 
     /// Bytes of rows and optimizer state.
@@ -137,11 +136,18 @@ private:
     std::byte* row(std::size_t r) noexcept { return data_.data() + r * row_bytes_; }
     const std::byte* row(std::size_t r) const noexcept { return data_.data() + r * row_bytes_; }
     float* state(std::size_t r) noexcept { return state_.data() + r * state_size_; }
-    float* new_slot(std::size_t r) {
-        const std::size_t offset = grads_.size();
-        pending_.emplace_back(r, offset);
-        grads_.resize(offset + dim_);
-        return grads_.data() + offset;
+    /// The gradient slot of row `r`, created (uninitialised, `fresh`) on its first use in the
+    /// batch: duplicates are summed as they arrive, in O(1), instead of sorted at the end.
+    float* slot_of(std::size_t r, bool& fresh) {
+        auto i = slots_.find(r);
+        fresh = i == slots_.npos;
+        if (fresh) {
+            i = static_cast<std::uint32_t>(pending_.size());
+            slots_.insert_or_assign(r, i);
+            pending_.push_back(r);
+            grads_.resize(grads_.size() + dim_);
+        }
+        return grads_.data() + std::size_t(i) * dim_;
     }
     void step(std::size_t r, const float* g) {
         if constexpr (Storage::in_place) {
@@ -160,8 +166,9 @@ private:
     aligned_buffer data_;
     std::vector<float> state_;
     std::vector<float> scratch_;
-    std::vector<std::pair<std::size_t, std::size_t>> pending_;  // (row, offset in grads_)
-    std::vector<float> grads_;
+    std::vector<std::size_t> pending_;  // rows with a queued gradient, in arrival order
+    std::vector<float> grads_;          // their gradients, dim_ floats each
+    flat_id_map<std::uint32_t> slots_;  // row → index in pending_
 };
 
 }  // namespace embtab::detail

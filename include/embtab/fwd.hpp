@@ -34,5 +34,12 @@ struct adam;
 // tables
 template <class Storage = f32, class Optimizer = sgd>
 class full_table;
+template <class Storage = f32, class Optimizer = sgd>
+class mixed_dim_table;
+struct mixed_dim_block;
+
+// planners
+template <class Storage = f32, class Optimizer = sgd>
+struct mixed_dim_plan;
 
 }  // namespace embtab

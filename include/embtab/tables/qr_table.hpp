@@ -1,0 +1,241 @@
+#pragma once
+/// \file tables/qr_table.hpp Quotient–remainder compositional embeddings (Shi et al., KDD 2020):
+/// id → (id / c, id mod c), two small tables, and a combiner.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "../detail/table_base.hpp"
+#include "../detail/validate.hpp"
+#include "../errors.hpp"
+#include "../fwd.hpp"
+#include "../memory.hpp"
+#include "../traits.hpp"
+#include "full_table.hpp"
+
+namespace embtab {
+
+/// How a `qr_table` combines the quotient row `Q[id / c]` and the remainder row `R[id mod c]`.
+enum class qr_combine {
+    product,  ///< element-wise product (the paper's best); both tables have dimension d
+    sum,      ///< element-wise sum; both tables have dimension d
+    concat    ///< `[Q[q], R[r]]`: dimension d_q + d_r
+};
+
+namespace detail {
+
+/// `n` floats for one call: on the stack up to `inline_size`, else on the heap (very wide rows
+/// only). Lets const kernels need scratch without shared mutable state (thread-safe lookups).
+template <std::size_t inline_size>
+class call_scratch {
+public:
+    /// Room for `n` floats.
+    explicit call_scratch(std::size_t n) {
+        if (n > inline_size) heap_ = std::make_unique<float[]>(n);
+    }
+    /// The buffer.
+    float* data() noexcept { return heap_ ? heap_.get() : inline_; }
+
+private:
+    float inline_[inline_size];
+    std::unique_ptr<float[]> heap_;
+};
+
+}  // namespace detail
+
+/// Ids `[0, n)` embedded through two tables: `q = id / c` indexes `QTable` (at least
+/// `ceil(n/c)` ids), `r = id mod c` indexes `RTable` (at least `c` ids); the vector is
+/// `Q[q] ⊙ R[r]`, `Q[q] + R[r]`, or `[Q[q], R[r]]`. `update` applies the chain rule: for the
+/// product, ∂Q[q] = g ⊙ R[r] and ∂R[r] = g ⊙ Q[q] with the values before this update.
+///
+/// `assign(id, v)` makes the vector of `id` equal `v`: product sets `Q[q] = v`, `R[r] = 1`;
+/// sum sets `Q[q] = v`, `R[r] = 0`; concat sets both halves. Every id sharing `q` or `r`
+/// changes with it. Lookups use no shared scratch (rows up to 256 values stay on the stack),
+/// so concurrent const calls are as safe as the sub-tables' own.
+template <class QTable, class RTable>
+class qr_table : public detail::table_base<qr_table<QTable, RTable>> {
+    static_assert(is_table_v<QTable> && is_table_v<RTable>,
+                  "embtab::qr_table<QTable, RTable>: both parts must be tables");
+
+public:
+    /// The quotient table type.
+    using q_table_type = QTable;
+    /// The remainder table type.
+    using r_table_type = RTable;
+
+    /// Ids `[0, n)` with `c` remainders (`collisions`), parts `q` and `r` combined by `combine`.
+    qr_table(std::uint64_t n, std::uint64_t c, QTable q, RTable r,
+             qr_combine combine = qr_combine::product)
+        : n_(n), c_(c), combine_(combine), q_(std::move(q)), r_(std::move(r)) {
+        if (n == 0) detail::fail<bad_parameter>("qr_table: n (ids) is 0; it must be at least 1");
+        if (c == 0) detail::fail<bad_parameter>("qr_table: c (remainders) is 0; it must be at least 1");
+        const std::uint64_t quotients = (n - 1) / c + 1;
+        if (q_.id_limit() < quotients)
+            detail::fail<bad_parameter>("qr_table: the quotient table takes ids below ",
+                                        q_.id_limit(), "; ", n, " ids with c = ", c, " need ",
+                                        quotients);
+        if (r_.id_limit() < c)
+            detail::fail<bad_parameter>("qr_table: the remainder table takes ids below ",
+                                        r_.id_limit(), "; c = ", c, " needs ", c);
+        if (combine != qr_combine::concat && q_.dim() != r_.dim())
+            detail::fail<bad_parameter>("qr_table: product and sum need equal dimensions; the "
+                                        "quotient table has ",
+                                        q_.dim(), ", the remainder table ", r_.dim());
+        grad_.resize(std::max(q_.dim(), r_.dim()));
+        values_.resize(dim());
+    }
+
+    /// Output width: d, or d_q + d_r for concat.
+    std::size_t dim() const noexcept {
+        return combine_ == qr_combine::concat ? q_.dim() + r_.dim() : q_.dim();
+    }
+    /// n: ids are below it.
+    std::uint64_t ids() const noexcept { return n_; }
+    /// c: the number of remainders.
+    std::uint64_t collisions() const noexcept { return c_; }
+    /// The combiner.
+    qr_combine combine() const noexcept { return combine_; }
+    /// The quotient table.
+    QTable& q_table() noexcept { return q_; }
+    /// The quotient table.
+    const QTable& q_table() const noexcept { return q_; }
+    /// The remainder table.
+    RTable& r_table() noexcept { return r_; }
+    /// The remainder table.
+    const RTable& r_table() const noexcept { return r_; }
+    /// Bytes of both parts.
+    memory_usage memory_bytes() const noexcept { return q_.memory_bytes() + r_.memory_bytes(); }
+
+    // Per-id kernel (unchecked), see detail/table_base.hpp.
+
+    /// Ids must be below n.
+    std::uint64_t id_limit() const noexcept { return n_; }
+    /// Starts loading both rows of `id`.
+    void prefetch(std::uint64_t id) const noexcept {
+        q_.prefetch(id / c_);
+        r_.prefetch(id % c_);
+    }
+    /// `out[0..dim)` = vector of `id`.
+    void embed(std::uint64_t id, float* out) const {
+        const std::uint64_t q = id / c_, r = id % c_;
+        switch (combine_) {
+            case qr_combine::product: {
+                scratch row(r_.dim());
+                q_.embed(q, out);
+                r_.embed(r, row.data());
+                for (std::size_t j = 0; j < r_.dim(); ++j) out[j] *= row.data()[j];
+                break;
+            }
+            case qr_combine::sum:
+                q_.embed(q, out);
+                r_.embed_add(r, 1.0f, out);
+                break;
+            case qr_combine::concat:
+                q_.embed(q, out);
+                r_.embed(r, out + q_.dim());
+                break;
+        }
+    }
+    /// `acc[0..dim) += w ·` vector of `id`.
+    void embed_add(std::uint64_t id, float w, float* acc) const {
+        const std::uint64_t q = id / c_, r = id % c_;
+        switch (combine_) {
+            case qr_combine::product: {
+                const std::size_t d = q_.dim();
+                scratch rows(2 * d);
+                float* qv = rows.data();
+                float* rv = qv + d;
+                q_.embed(q, qv);
+                r_.embed(r, rv);
+                for (std::size_t j = 0; j < d; ++j) acc[j] += w * qv[j] * rv[j];
+                break;
+            }
+            case qr_combine::sum:
+                q_.embed_add(q, w, acc);
+                r_.embed_add(r, w, acc);
+                break;
+            case qr_combine::concat:
+                q_.embed_add(q, w, acc);
+                r_.embed_add(r, w, acc + q_.dim());
+                break;
+        }
+    }
+    /// Queues the gradients of both rows of `id` for the output gradient `scale · g`.
+    void backward(std::uint64_t id, const float* g, float scale) {
+        const std::uint64_t q = id / c_, r = id % c_;
+        switch (combine_) {
+            case qr_combine::product: {
+                const std::size_t d = q_.dim();
+                float* other = grad_.data();
+                r_.embed(r, other);  // ∂Q = g ⊙ R[r]
+                for (std::size_t j = 0; j < d; ++j) other[j] *= g[j];
+                q_.backward(q, other, scale);
+                q_.embed(q, other);  // ∂R = g ⊙ Q[q] (updates wait for finish_update)
+                for (std::size_t j = 0; j < d; ++j) other[j] *= g[j];
+                r_.backward(r, other, scale);
+                break;
+            }
+            case qr_combine::sum:
+                q_.backward(q, g, scale);
+                r_.backward(r, g, scale);
+                break;
+            case qr_combine::concat:
+                q_.backward(q, g, scale);
+                r_.backward(r, g + q_.dim(), scale);
+                break;
+        }
+    }
+    /// Applies the queued gradients of both parts.
+    void finish_update() {
+        q_.finish_update();
+        r_.finish_update();
+    }
+    /// Makes the vector of `id` equal `values` (see the class comment).
+    void assign(std::uint64_t id, const float* values) {
+        const std::uint64_t q = id / c_, r = id % c_;
+        if (combine_ == qr_combine::concat) {
+            q_.assign(q, values);
+            r_.assign(r, values + q_.dim());
+            return;
+        }
+        q_.assign(q, values);
+        std::fill(values_.begin(), values_.end(),
+                  combine_ == qr_combine::product ? 1.0f : 0.0f);
+        r_.assign(r, values_.data());
+    }
+
+private:
+    using scratch = detail::call_scratch<512>;
+
+    std::uint64_t n_, c_;
+    qr_combine combine_;
+    QTable q_;
+    RTable r_;
+    std::vector<float> grad_;    // backward's per-id gradient of one part
+    std::vector<float> values_;  // assign's remainder row
+};
+
+/// A `qr_table` of two `full_table<Storage, Optimizer>` parts for ids `[0, n)` with `c`
+/// remainders: Q has `ceil(n/c)` rows of `dq`, R has `c` rows of `dr` (`dr = dq` unless
+/// concat). Q is seeded by `seed`, R by `seed + 1`.
+template <class Storage = f32, class Optimizer = sgd>
+qr_table<full_table<Storage, Optimizer>, full_table<Storage, Optimizer>> make_qr_table(
+    std::uint64_t n, std::uint64_t c, std::size_t dq, qr_combine combine = qr_combine::product,
+    Optimizer optimizer = {}, std::uint64_t seed = 0, Storage storage = {},
+    std::size_t dr = 0) {
+    using part = full_table<Storage, Optimizer>;
+    if (n == 0) detail::fail<bad_parameter>("make_qr_table: n (ids) is 0; it must be at least 1");
+    if (c == 0)
+        detail::fail<bad_parameter>("make_qr_table: c (remainders) is 0; it must be at least 1");
+    if (dr == 0 || combine != qr_combine::concat) dr = dq;
+    return {n, c, part(static_cast<std::size_t>((n - 1) / c + 1), dq, optimizer, seed, storage),
+            part(static_cast<std::size_t>(c), dr, optimizer, seed + 1, storage), combine};
+}
+
+}  // namespace embtab

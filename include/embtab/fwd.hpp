@@ -31,9 +31,21 @@ struct adagrad;
 struct rowwise_adagrad;
 struct adam;
 
+// hasher policies
+struct xxh3;
+struct mix64;
+
 // tables
 template <class Storage = f32, class Optimizer = sgd>
 class full_table;
+template <class Storage = f32, class Optimizer = sgd, class Hasher = xxh3>
+class hash_table;
+template <class QTable = full_table<>, class RTable = QTable>
+class qr_table;
+template <class HotTable = full_table<>, class SharedTable = hash_table<>>
+class frequency_split_table;
+template <class HotTable = full_table<>, class SharedTable = hash_table<>, class Hasher = mix64>
+class cafe_table;
 template <class Storage = f32, class Optimizer = sgd>
 class mixed_dim_table;
 struct mixed_dim_block;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../detail/aligned_buffer.hpp"
+#include "../detail/fast_range.hpp"
 #include "../errors.hpp"
 #include "../memory.hpp"
 
@@ -64,6 +65,9 @@ public:
             if (s.used && s.id == id) return static_cast<std::int32_t>(s.hot_row);
         return cold;
     }
+
+    /// Starts loading the bucket of `id`.
+    void prefetch(std::uint64_t id) const noexcept { detail::prefetch_line(&at(bucket_of(id))); }
 
     /// Adds `score` to `id`'s importance (Space-Saving replacement of the weakest cold slot when
     /// its bucket is full; hot ids are never evicted). Promotions and demotions it causes are
@@ -154,8 +158,10 @@ private:
             detail::fail<bad_parameter>("hot_sketch decay_period must be > 0; got ", o.decay_period);
         return o;
     }
+    /// Bucket of `id`: the hash scaled into [0, w) by a multiply (Lemire's fast range), not a
+    /// division, which would cost more than the rest of a query.
     std::size_t bucket_of(std::uint64_t id) const noexcept {
-        return static_cast<std::size_t>(hasher_(id, opts_.seed) % opts_.buckets);
+        return static_cast<std::size_t>(detail::fast_range(hasher_(id, opts_.seed), opts_.buckets));
     }
     bucket& at(std::size_t b) noexcept { return reinterpret_cast<bucket*>(buckets_.data())[b]; }
     const bucket& at(std::size_t b) const noexcept {

@@ -1,0 +1,180 @@
+#pragma once
+/// \file tables/cafe_table.hpp CAFE (Zhang et al., SIGMOD 2024): a HotSketch learns online
+/// which ids matter (by gradient norm, or by frequency); those get their own rows in a hot table,
+/// all others share a shared table. Ids migrate as their importance changes.
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "../detail/flat_id_map.hpp"
+#include "../detail/table_base.hpp"
+#include "../errors.hpp"
+#include "../fwd.hpp"
+#include "../hash/hashers.hpp"
+#include "../memory.hpp"
+#include "../sketch/hot_sketch.hpp"
+#include "../traits.hpp"
+
+namespace embtab {
+
+/// What counts as an id's importance.
+enum class importance {
+    gradient_norm,  ///< s_i = N·‖g_i‖ / Σ_j ‖g_j‖ over the N lookups of a batch (mean 1)
+    frequency       ///< s_i = 1 for every lookup
+};
+
+/// Parameters of a `cafe_table` beyond its parts.
+struct cafe_options {
+    hot_sketch_options sketch;                       ///< the sketch; `hot_rows` = hot table rows
+    importance score = importance::gradient_norm;    ///< how lookups are scored
+};
+
+/// Hot rows for the ids the sketch finds important, `SharedTable` for the rest. Any two tables
+/// with the per-id kernel compose (a `full_table` in any storage as the hot table; a hash,
+/// multi-hash or QR table as the shared one). `update` follows the CAFE training step: the
+/// optimizer step on the rows the lookup used, then scores into the sketch, then each newly
+/// promoted id's hot row is set to its current shared vector with fresh optimizer state.
+/// Demotion writes nothing back: the id resolves to its shared row again. Lookups never change
+/// the sketch, so `lookup` stays safe from many threads.
+template <class HotTable, class SharedTable, class Hasher>
+class cafe_table : public detail::table_base<cafe_table<HotTable, SharedTable, Hasher>> {
+    static_assert(is_table_v<HotTable> && is_table_v<SharedTable>,
+                  "embtab::cafe_table<HotTable, SharedTable>: both parts must be tables");
+
+public:
+    /// The table of hot rows.
+    using hot_type = HotTable;
+    /// The table the other ids share.
+    using shared_type = SharedTable;
+    /// The sketch.
+    using sketch_type = hot_sketch<Hasher>;
+
+    /// CAFE over `hot` (one row per hot id) and `shared`; `opts.sketch.hot_rows` must equal the
+    /// hot table's rows and both tables must have the same dimension.
+    cafe_table(HotTable hot, SharedTable shared, const cafe_options& opts, Hasher hasher = {})
+        : hot_(std::move(hot)),
+          shared_(std::move(shared)),
+          sketch_(checked(opts, hot_, shared_).sketch, std::move(hasher)),
+          score_(opts.score),
+          row_(hot_.dim()) {}
+
+    /// Output width.
+    std::size_t dim() const noexcept { return hot_.dim(); }
+    /// Parameters and optimizer state of both tables; the sketch under `other`.
+    memory_usage memory_bytes() const noexcept {
+        return hot_.memory_bytes() + shared_.memory_bytes() + sketch_.memory_bytes();
+    }
+    /// The hot table.
+    const HotTable& hot() const noexcept { return hot_; }
+    /// The shared table.
+    const SharedTable& shared() const noexcept { return shared_; }
+    /// The sketch.
+    const sketch_type& sketch() const noexcept { return sketch_; }
+    /// The hot row of `id`, or `sketch_type::cold`.
+    std::int32_t hot_row(std::uint64_t id) const noexcept { return sketch_.query(id); }
+
+    // Per-id kernel (unchecked), see detail/table_base.hpp.
+
+    /// Ids the shared table accepts.
+    std::uint64_t id_limit() const noexcept { return shared_.id_limit(); }
+    /// Starts loading the sketch bucket of `id` and its shared row (hot rows, being hot, are
+    /// usually cached; resolving here would cost a second sketch query per lookup).
+    void prefetch(std::uint64_t id) const noexcept {
+        sketch_.prefetch(id);
+        shared_.prefetch(id);
+    }
+    /// `out[0..dim)` = vector of `id`: its hot row, or its shared vector.
+    void embed(std::uint64_t id, float* out) const noexcept {
+        const std::int32_t r = sketch_.query(id);
+        r == sketch_type::cold ? shared_.embed(id, out) : hot_.embed(std::uint64_t(r), out);
+    }
+    /// `acc[0..dim) += w ·` vector of `id`.
+    void embed_add(std::uint64_t id, float w, float* acc) const noexcept {
+        const std::int32_t r = sketch_.query(id);
+        r == sketch_type::cold ? shared_.embed_add(id, w, acc)
+                               : hot_.embed_add(std::uint64_t(r), w, acc);
+    }
+    /// Queues `scale · g` for the row `id` resolves to, and remembers the lookup's gradient norm.
+    void backward(std::uint64_t id, const float* g, float scale) {
+        const std::int32_t r = sketch_.query(id);
+        r == sketch_type::cold ? shared_.backward(id, g, scale)
+                               : hot_.backward(std::uint64_t(r), g, scale);
+        float norm = 1;
+        if (score_ == importance::gradient_norm) {
+            float sq = 0;
+            for (std::size_t j = 0; j < dim(); ++j) sq += g[j] * g[j];
+            norm = std::fabs(scale) * std::sqrt(sq);
+        }
+        ++lookups_;
+        norm_sum_ += norm;
+        const auto i = batch_index_.find(id);  // one sketch insert per distinct id of a batch
+        if (i != batch_index_.npos) {
+            scored_[i].second += norm;
+        } else {
+            batch_index_.insert_or_assign(id, static_cast<std::uint32_t>(scored_.size()));
+            scored_.emplace_back(id, norm);
+        }
+    }
+    /// Steps both tables, scores the batch into the sketch (the scores of an id's lookups
+    /// summed into one insert) and migrates promoted ids.
+    void finish_update() {
+        hot_.finish_update();
+        shared_.finish_update();
+        events_.clear();
+        if (norm_sum_ > 0) {
+            const double unit = static_cast<double>(lookups_) / norm_sum_;  // mean score 1
+            for (const auto& [id, norm] : scored_)
+                sketch_.insert(id, static_cast<float>(unit * norm), events_);
+        }
+        scored_.clear();
+        batch_index_.clear();
+        lookups_ = 0;
+        norm_sum_ = 0;
+        for (const hot_event& e : events_) {
+            if (!e.promoted) continue;  // demotion: the id reads its shared vector again
+            shared_.embed(e.id, row_.data());
+            hot_.assign(std::uint64_t(e.hot_row), row_.data());
+        }
+    }
+    /// Sets the vector of `id` (its hot row, or its shared rows) with fresh optimizer state.
+    void assign(std::uint64_t id, const float* values) {
+        const std::int32_t r = sketch_.query(id);
+        r == sketch_type::cold ? shared_.assign(id, values)
+                               : hot_.assign(std::uint64_t(r), values);
+    }
+
+private:
+    static const cafe_options& checked(const cafe_options& o, const HotTable& hot,
+                                       const SharedTable& shared) {
+        if (hot.dim() != shared.dim())
+            detail::fail<bad_parameter>("cafe_table: hot table dimension ", hot.dim(),
+                                        " differs from shared table dimension ", shared.dim());
+        if (hot.id_limit() != o.sketch.hot_rows)
+            detail::fail<bad_parameter>("cafe_table: sketch hands out ", o.sketch.hot_rows,
+                                        " hot rows but the hot table has ", hot.id_limit());
+        return o;
+    }
+
+    HotTable hot_;
+    SharedTable shared_;
+    sketch_type sketch_;
+    importance score_;
+    std::vector<std::pair<std::uint64_t, float>> scored_;  // (id, summed gradient norm), batch
+    detail::flat_id_map<std::uint32_t> batch_index_;       // id → index in scored_
+    std::size_t lookups_ = 0;                               // N: lookups in the batch
+    double norm_sum_ = 0;                                   // Σ_j ‖g_j‖
+    std::vector<hot_event> events_;
+    std::vector<float> row_;  // a shared vector being copied into a hot row
+};
+
+/// A `cafe_table` from its parts.
+template <class Hasher = mix64, class HotTable, class SharedTable>
+cafe_table<HotTable, SharedTable, Hasher> make_cafe_table(HotTable hot, SharedTable shared,
+                                                          const cafe_options& opts) {
+    return cafe_table<HotTable, SharedTable, Hasher>(std::move(hot), std::move(shared), opts);
+}
+
+}  // namespace embtab

@@ -255,3 +255,39 @@ TEST_CASE("plan_cafe fits the budget with the paper's threshold and shared fract
     REQUIRE(plan_cafe(n, d, full / 3000).shared_fraction == 0.1);
     REQUIRE_THROWS_WITH(plan_cafe(n, d, 100), Catch::Matchers::ContainsSubstring("needs at least"));
 }
+
+TEST_CASE("medium ids add a second, independent shared row", "[cafe][medium]") {
+    cafe_options o = frequency_options(10);  // T = 10, β = 0.2: medium from score 2
+    o.medium_tier = true;
+    cafe_t cafe(hot_t(4, kDim, sgd{0.5f}, 1), make_shared(1024), o);
+    auto alone = make_shared(1024);
+    const auto second = static_cast<std::int64_t>(cafe_t::second_key(42));
+    REQUIRE(second != 42);
+    row_matrix g1(1, kDim), g2(2, kDim);
+    g1 << 1, 2, 3, 4;
+    g2 << 1, 2, 3, 4, 1, 2, 3, 4;
+    const std::vector<std::int64_t> id = {42}, both = {42, second};
+    cafe.update(id, g1);  // score 1: cold, one row
+    alone.update(id, g1);
+    REQUIRE(vector_of(cafe, 42) == vector_of(alone, 42));
+    cafe.update(id, g1);  // score 2 = β·T: medium from now on
+    alone.update(id, g1);
+    auto sum = [&] {
+        auto a = vector_of(alone, 42);
+        const auto b = vector_of(alone, second);
+        for (std::size_t j = 0; j < kDim; ++j) a[j] += b[j];
+        return a;
+    };
+    REQUIRE(vector_of(cafe, 42) == sum());
+    cafe.update(id, g1);  // a medium id's gradient reaches both rows
+    alone.update(both, g2);
+    const auto expect = sum();
+    const auto got = vector_of(cafe, 42);
+    for (std::size_t j = 0; j < kDim; ++j) REQUIRE(got[j] == Approx(expect[j]));
+    // a QR shared table cannot host the medium tier (its ids are bounded)
+    o.sketch.hot_rows = 4;
+    using qr_shared = qr_table<full_table<>, full_table<>>;
+    REQUIRE_THROWS_AS((cafe_table<hot_t, qr_shared, mix64>(
+                          hot_t(4, kDim), make_qr_table<f32, sgd>(100, 10, kDim), o)),
+                      bad_parameter);
+}

@@ -59,11 +59,19 @@ public:
     }
 
     /// The hot row of `id`, or `cold`. Never changes the sketch.
-    std::int32_t query(std::uint64_t id) const noexcept {
+    std::int32_t query(std::uint64_t id) const noexcept { return find(id).hot_row; }
+
+    /// What the sketch holds for an id.
+    struct entry {
+        std::int32_t hot_row;  ///< its hot row, or `cold`
+        float score;           ///< its score, 0 when it holds no slot
+    };
+    /// The hot row and score of `id` in one bucket scan. Never changes the sketch.
+    entry find(std::uint64_t id) const noexcept {
         const bucket& b = at(bucket_of(id));
         for (const slot& s : b.slots)
-            if (s.used && s.id == id) return static_cast<std::int32_t>(s.hot_row);
-        return cold;
+            if (s.used && s.id == id) return {static_cast<std::int32_t>(s.hot_row), s.score};
+        return {cold, 0};
     }
 
     /// Starts loading the bucket of `id`.
@@ -116,12 +124,7 @@ public:
     /// The current promotion threshold T.
     float threshold() const noexcept { return threshold_; }
     /// The accumulated (decayed) score of `id`, or 0 when it holds no slot.
-    float score(std::uint64_t id) const noexcept {
-        const bucket& b = at(bucket_of(id));
-        for (const slot& s : b.slots)
-            if (s.used && s.id == id) return s.score;
-        return 0;
-    }
+    float score(std::uint64_t id) const noexcept { return find(id).score; }
     /// Number of hot rows handed out.
     std::size_t hot_count() const noexcept { return opts_.hot_rows - free_rows_.size(); }
     /// The parameters.

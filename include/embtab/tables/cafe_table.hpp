@@ -3,6 +3,7 @@
 /// which ids matter (by gradient norm, or by frequency); those get their own rows in a hot table,
 /// all others share a shared table. Ids migrate as their importance changes.
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +12,7 @@
 
 #include "../detail/flat_id_map.hpp"
 #include "../detail/table_base.hpp"
+#include "../detail/validate.hpp"
 #include "../errors.hpp"
 #include "../fwd.hpp"
 #include "../hash/hashers.hpp"
@@ -30,6 +32,8 @@ enum class importance {
 struct cafe_options {
     hot_sketch_options sketch;                       ///< the sketch; `hot_rows` = hot table rows
     importance score = importance::gradient_norm;    ///< how lookups are scored
+    bool medium_tier = false;  ///< ids scoring in [β·T, T) add a second, independent shared row
+    float medium_fraction = 0.2f;  ///< β
 };
 
 /// Hot rows for the ids the sketch finds important, `SharedTable` for the rest. Any two tables
@@ -59,6 +63,8 @@ public:
           shared_(std::move(shared)),
           sketch_(checked(opts, hot_, shared_).sketch, std::move(hasher)),
           score_(opts.score),
+          medium_tier_(opts.medium_tier),
+          medium_score_(opts.medium_fraction * opts.sketch.threshold),
           row_(hot_.dim()) {}
 
     /// Output width.
@@ -78,6 +84,12 @@ public:
 
     // Per-id kernel (unchecked), see detail/table_base.hpp.
 
+    /// The second shared id of a medium id: an independent hash of it, so that a hashed shared
+    /// table gives it another row.
+    static std::uint64_t second_key(std::uint64_t id) noexcept {
+        return mix64{}(id, 0x6d656469756dULL) >> 1;  // stays a valid non-negative id
+    }
+
     /// Ids the shared table accepts.
     std::uint64_t id_limit() const noexcept { return shared_.id_limit(); }
     /// Starts loading the sketch bucket of `id` and its shared row (hot rows, being hot, are
@@ -86,22 +98,31 @@ public:
         sketch_.prefetch(id);
         shared_.prefetch(id);
     }
-    /// `out[0..dim)` = vector of `id`: its hot row, or its shared vector.
+    /// `out[0..dim)` = vector of `id`: its hot row, or its shared vector (plus its second
+    /// shared vector when it is a medium id).
     void embed(std::uint64_t id, float* out) const noexcept {
-        const std::int32_t r = sketch_.query(id);
-        r == sketch_type::cold ? shared_.embed(id, out) : hot_.embed(std::uint64_t(r), out);
+        const where w = resolve(id);
+        if (w.hot_row != sketch_type::cold) return hot_.embed(std::uint64_t(w.hot_row), out);
+        shared_.embed(id, out);
+        if (w.medium) shared_.embed_add(second_key(id), 1.0f, out);
     }
     /// `acc[0..dim) += w ·` vector of `id`.
     void embed_add(std::uint64_t id, float w, float* acc) const noexcept {
-        const std::int32_t r = sketch_.query(id);
-        r == sketch_type::cold ? shared_.embed_add(id, w, acc)
-                               : hot_.embed_add(std::uint64_t(r), w, acc);
+        const where r = resolve(id);
+        if (r.hot_row != sketch_type::cold) return hot_.embed_add(std::uint64_t(r.hot_row), w, acc);
+        shared_.embed_add(id, w, acc);
+        if (r.medium) shared_.embed_add(second_key(id), w, acc);
     }
-    /// Queues `scale · g` for the row `id` resolves to, and remembers the lookup's gradient norm.
+    /// Queues `scale · g` for the row(s) `id` resolves to, and remembers the lookup's gradient
+    /// norm.
     void backward(std::uint64_t id, const float* g, float scale) {
-        const std::int32_t r = sketch_.query(id);
-        r == sketch_type::cold ? shared_.backward(id, g, scale)
-                               : hot_.backward(std::uint64_t(r), g, scale);
+        const where w = resolve(id);
+        if (w.hot_row != sketch_type::cold) {
+            hot_.backward(std::uint64_t(w.hot_row), g, scale);
+        } else {
+            shared_.backward(id, g, scale);
+            if (w.medium) shared_.backward(second_key(id), g, scale);
+        }
         float norm = 1;
         if (score_ == importance::gradient_norm) {
             float sq = 0;
@@ -139,14 +160,30 @@ public:
             hot_.assign(std::uint64_t(e.hot_row), row_.data());
         }
     }
-    /// Sets the vector of `id` (its hot row, or its shared rows) with fresh optimizer state.
+    /// Sets the vector of `id` with fresh optimizer state: its hot row, or its shared rows (a
+    /// medium id's second shared vector is set to zero).
     void assign(std::uint64_t id, const float* values) {
-        const std::int32_t r = sketch_.query(id);
-        r == sketch_type::cold ? shared_.assign(id, values)
-                               : hot_.assign(std::uint64_t(r), values);
+        const where w = resolve(id);
+        if (w.hot_row != sketch_type::cold) return hot_.assign(std::uint64_t(w.hot_row), values);
+        shared_.assign(id, values);
+        if (w.medium) {
+            std::fill(row_.begin(), row_.end(), 0.0f);
+            shared_.assign(second_key(id), row_.data());
+        }
     }
 
 private:
+    /// Where an id's vector lives.
+    struct where {
+        std::int32_t hot_row;  // or cold
+        bool medium;           // cold, and uses a second shared row
+    };
+    where resolve(std::uint64_t id) const noexcept {
+        if (!medium_tier_) return {sketch_.query(id), false};
+        const auto e = sketch_.find(id);
+        return {e.hot_row, e.hot_row == sketch_type::cold && e.score >= medium_score_};
+    }
+
     static const cafe_options& checked(const cafe_options& o, const HotTable& hot,
                                        const SharedTable& shared) {
         if (hot.dim() != shared.dim())
@@ -155,6 +192,12 @@ private:
         if (hot.id_limit() != o.sketch.hot_rows)
             detail::fail<bad_parameter>("cafe_table: sketch hands out ", o.sketch.hot_rows,
                                         " hot rows but the hot table has ", hot.id_limit());
+        if (o.medium_tier && shared.id_limit() != detail::no_id_limit)
+            detail::fail<bad_parameter>("cafe_table: the medium tier needs a hashed shared table "
+                                        "(one that accepts every id)");
+        if (o.medium_tier && !(o.medium_fraction > 0 && o.medium_fraction < 1))
+            detail::fail<bad_parameter>("cafe_table: medium_fraction must be in (0, 1); got ",
+                                        o.medium_fraction);
         return o;
     }
 
@@ -162,6 +205,8 @@ private:
     SharedTable shared_;
     sketch_type sketch_;
     importance score_;
+    bool medium_tier_;
+    float medium_score_;  // β·T (the initial T: with the adaptive threshold it does not follow)
     std::vector<std::pair<std::uint64_t, float>> scored_;  // (id, summed gradient norm), batch
     detail::flat_id_map<std::uint32_t> batch_index_;       // id → index in scored_
     std::size_t lookups_ = 0;                               // N: lookups in the batch

@@ -58,8 +58,7 @@ void hash_step(benchmark::State& state) {
 
 void cafe_step(benchmark::State& state) {
     const auto d = static_cast<std::size_t>(state.range(0));
-    auto t = embtab::make_planned_cafe(embtab::plan_cafe(kIds, d, budget(d)), d,
-                                       embtab::sgd{0.05f});
+    auto t = embtab::plan_cafe(kIds, d, budget(d)).make(embtab::sgd{0.05f});
     train(state, t);
     state.counters["hot"] = double(t.sketch().hot_count());
 }

@@ -241,7 +241,7 @@ TEST_CASE("plan_cafe fits the budget with the paper's threshold and shared fract
     for (double ratio : {2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 1000.0, 5000.0}) {
         const auto budget = static_cast<std::size_t>(double(full) / ratio);
         const auto p = plan_cafe(n, d, budget);
-        const auto t = make_planned_cafe(p, d);
+        const auto t = p.make();
         const auto used = t.memory_bytes().total();
         INFO("ratio " << ratio << " budget " << budget << " used " << used);
         REQUIRE(used <= budget);

@@ -94,7 +94,7 @@ TEMPLATE_TEST_CASE("plan_mixed_dim fits the budget, uses most of it and grows wi
 
 TEST_CASE("plan_mixed_dim builds the table it planned", "[plan][mixed_dim]") {
     const auto plan = plan_mixed_dim<int8_rowwise, adagrad>(kRows, kDim, 3'000'000);
-    const auto t = plan.build(adagrad{0.2f}, 5);
+    const auto t = plan.make(adagrad{0.2f}, 5);
     REQUIRE(t.memory_bytes().total() == plan.memory.total());
     REQUIRE(t.optimizer().lr == 0.2f);
     REQUIRE(t.dim() == kDim);

@@ -17,13 +17,34 @@
 
 namespace embtab {
 
-/// The sizes `plan_cafe` chose.
+/// The sizes `plan_cafe` chose, and the table they describe.
 struct cafe_plan {
+    std::size_t dim = 0;          ///< d
     std::size_t hot_rows = 0;     ///< H: rows of the hot table (= sketch buckets w)
     std::size_t shared_rows = 0;  ///< S: rows of the shared hash table
     float threshold = 0;          ///< T: promotion threshold
     double shared_fraction = 0;   ///< r: share of the budget given to the shared table
     double compression = 0;       ///< fp32 full-table bytes over the budget
+
+    /// The planned table: a `full_table<HotStorage>` of hot rows and a hashing-trick shared
+    /// table, both trained by `optimizer`. (The storages and optimizer must be those planned
+    /// for, or the memory will differ.)
+    template <class HotStorage = f32, class SharedStorage = f32, class Optimizer = sgd>
+    auto make(Optimizer optimizer = {}, std::uint64_t seed = 0,
+              importance score = importance::gradient_norm) const {
+        cafe_options o;
+        o.sketch.buckets = hot_rows;
+        o.sketch.hot_rows = hot_rows;
+        o.sketch.threshold = threshold;
+        o.sketch.seed = seed + 1;
+        o.score = score;
+        hash_table_options h;
+        h.rows = shared_rows;
+        h.dim = dim;
+        h.seed = seed;
+        return make_cafe_table(full_table<HotStorage, Optimizer>(hot_rows, dim, optimizer, seed),
+                               hash_table<SharedStorage, Optimizer, xxh3>(h, optimizer), o);
+    }
 };
 
 /// Threshold T and shared fraction r for a compression ratio (ALGORITHMS.md §5, the column at
@@ -56,6 +77,7 @@ cafe_plan plan_cafe(std::uint64_t n, std::size_t d, std::size_t budget) {
     const std::size_t shared_cost =
         SharedStorage::row_bytes(d) + SharedOptimizer::state_size(d) * sizeof(float);
     cafe_plan p;
+    p.dim = d;
     p.compression = static_cast<double>(n) * static_cast<double>(d) * 4.0 / double(budget);
     std::tie(p.threshold, p.shared_fraction) = cafe_threshold_and_fraction(p.compression);
     p.shared_rows = static_cast<std::size_t>(p.shared_fraction * double(budget)) / shared_cost;
@@ -67,24 +89,6 @@ cafe_plan plan_cafe(std::uint64_t n, std::size_t d, std::size_t budget) {
                                     hot_cost + static_cast<std::size_t>(shared_cost / p.shared_fraction) + 1,
                                     " bytes");
     return p;
-}
-
-/// The CAFE table a plan describes: a `full_table` of hot rows, a hashing-trick shared table.
-template <class HotStorage = f32, class SharedStorage = f32, class Optimizer = sgd>
-auto make_planned_cafe(const cafe_plan& p, std::size_t d, Optimizer optimizer = {},
-                       std::uint64_t seed = 0, importance score = importance::gradient_norm) {
-    cafe_options o;
-    o.sketch.buckets = p.hot_rows;
-    o.sketch.hot_rows = p.hot_rows;
-    o.sketch.threshold = p.threshold;
-    o.sketch.seed = seed + 1;
-    o.score = score;
-    hash_table_options h;
-    h.rows = p.shared_rows;
-    h.dim = d;
-    h.seed = seed;
-    return make_cafe_table(full_table<HotStorage, Optimizer>(p.hot_rows, d, optimizer, seed),
-                           hash_table<SharedStorage, Optimizer, xxh3>(h, optimizer), o);
 }
 
 }  // namespace embtab

@@ -50,7 +50,7 @@ struct mixed_dim_plan {
     memory_usage memory{};  ///< `memory_bytes()` of the table `build` makes
 
     /// The planned table.
-    table_type build(Optimizer optimizer = {}, std::uint64_t seed = 0, Storage storage = {}) const {
+    table_type make(Optimizer optimizer = {}, std::uint64_t seed = 0, Storage storage = {}) const {
         return table_type(blocks, dim, std::move(optimizer), seed, std::move(storage));
     }
 };

@@ -14,7 +14,6 @@ namespace {
 
 constexpr std::size_t kTableBytes = std::size_t(512) << 20;
 constexpr std::size_t kBags = 512, kPooling = 32;  // 16384 ids a call
-constexpr std::size_t kIdPool = std::size_t(1) << 22;
 
 /// One table per (storage, dim), built once: building 512 MiB tables dominates otherwise.
 template <class Storage>
@@ -27,18 +26,11 @@ const embtab::full_table<Storage>& table(std::size_t dim) {
     return *t;
 }
 
-const std::vector<std::int64_t>& ids(std::size_t rows, int dist) {
-    static std::map<std::pair<std::size_t, int>, std::vector<std::int64_t>> cache;
-    auto& v = cache[{rows, dist}];
-    if (v.empty()) v = bench::make_ids(rows, kIdPool, dist == 0 ? 0.0 : 1.05);
-    return v;
-}
-
 template <class Storage>
 void pooled_lookup(benchmark::State& state) {
     const auto dim = static_cast<std::size_t>(state.range(0));
     const auto& t = table<Storage>(dim);
-    const auto& pool = ids(t.rows(), static_cast<int>(state.range(1)));
+    const auto& pool = bench::ids_for(t.rows(), state.range(1) ? 1.05 : 0.0);
     const auto offsets = bench::make_offsets(kBags, kPooling);
     embtab::row_matrix out(kBags, dim);
     std::size_t start = 0;

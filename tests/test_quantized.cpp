@@ -115,7 +115,7 @@ TEMPLATE_TEST_CASE("the fast pooled kernel equals its scalar reference", "[quant
                    int8_rowwise, int4_rowwise) {
     std::mt19937 g(5);
     const int path = GENERATE(0, 1);  // baseline SSE2, then AVX2 where the CPU has it
-    detail::avx2_override() = path;
+    detail::avx2_override = path;
     INFO("avx2 " << detail::use_avx2());
     for (std::size_t dim = 1; dim <= 70; ++dim) {  // every SIMD tail length
         const auto row = encode<TestType>(random_row(g, dim), rounding::stochastic);
@@ -124,7 +124,7 @@ TEMPLATE_TEST_CASE("the fast pooled kernel equals its scalar reference", "[quant
         TestType::decode_add_ref(row.data(), -1.5f, slow.data(), dim);
         for (std::size_t j = 0; j < dim; ++j) REQUIRE(fast[j] == Approx(slow[j]).margin(1e-6));
     }
-    detail::avx2_override() = -1;
+    detail::avx2_override = -1;
 }
 
 TEMPLATE_TEST_CASE("stochastic requantization is unbiased", "[quantized]", int8_rowwise,

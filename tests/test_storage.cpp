@@ -154,7 +154,7 @@ TEMPLATE_TEST_CASE("16- and 32-bit row accumulation equals a scalar loop on ever
     std::mt19937 g(6);
     std::uniform_real_distribution<float> d(-2, 2);
     const int path = GENERATE(0, 1);  // baseline, then AVX2/F16C where the CPU has it
-    detail::avx2_override() = path;
+    detail::avx2_override = path;
     detail::rng gen(2);
     for (std::size_t dim = 1; dim <= 40; ++dim) {
         std::vector<float> v(dim);
@@ -167,5 +167,5 @@ TEMPLATE_TEST_CASE("16- and 32-bit row accumulation equals a scalar loop on ever
         for (std::size_t j = 0; j < dim; ++j) slow[j] += -0.75f * exact[j];
         for (std::size_t j = 0; j < dim; ++j) REQUIRE(fast[j] == Approx(slow[j]).margin(1e-6));
     }
-    detail::avx2_override() = -1;
+    detail::avx2_override = -1;
 }

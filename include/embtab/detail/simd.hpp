@@ -17,20 +17,24 @@ namespace embtab::detail {
 
 #ifdef EMBTAB_X86_DISPATCH
 
-/// True when the CPU runs AVX2, FMA and F16C (checked once).
-inline bool cpu_has_avx2() noexcept {
-    static const bool yes = [] {
-        unsigned a, b, c, d;
-        if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
-        const bool fma = c & (1u << 12), osxsave = c & (1u << 27), f16c = c & (1u << 29);
-        if (!(fma && osxsave && f16c)) return false;
-        unsigned xcr0_lo, xcr0_hi;  // the OS saves the YMM registers
-        __asm__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
-        if ((xcr0_lo & 6u) != 6u) return false;
-        return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 5));  // AVX2
-    }();
-    return yes;
+/// Whether the CPU runs AVX2, FMA and F16C, from cpuid (and the OS saving YMM state).
+inline bool detect_avx2() noexcept {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+    const bool fma = c & (1u << 12), osxsave = c & (1u << 27), f16c = c & (1u << 29);
+    if (!(fma && osxsave && f16c)) return false;
+    unsigned xcr0_lo, xcr0_hi;  // the OS saves the YMM registers
+    __asm__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    if ((xcr0_lo & 6u) != 6u) return false;
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 5));  // AVX2
 }
+
+/// Detected once at start-up: a plain load on the hot path (no initialisation guard). Before
+/// static initialisation reaches it, it reads false and the baseline kernels run.
+inline const bool cpu_avx2 = detect_avx2();
+
+/// True when the CPU runs AVX2, FMA and F16C.
+inline bool cpu_has_avx2() noexcept { return cpu_avx2; }
 
 /// `acc[0..n) += ws · q[0..n) + wb` for `n` a multiple of 16 byte codes `q`.
 __attribute__((target("avx2,fma"))) inline void add_codes_avx2(const std::uint8_t* q, float ws,
@@ -89,15 +93,12 @@ inline bool cpu_has_avx2() noexcept { return false; }
 #endif
 
 /// -1: use AVX2 when the CPU has it; 0 or 1: force it off or on (tests use this to cover both
-/// paths; forcing on is only valid where `cpu_has_avx2()`).
-inline std::atomic<int>& avx2_override() noexcept {
-    static std::atomic<int> v{-1};
-    return v;
-}
+/// paths; forcing on is only honoured where `cpu_has_avx2()`).
+inline std::atomic<int> avx2_override{-1};
 
 /// Whether the AVX2 kernels run.
 inline bool use_avx2() noexcept {
-    const int o = avx2_override().load(std::memory_order_relaxed);
+    const int o = avx2_override.load(std::memory_order_relaxed);
     return o < 0 ? cpu_has_avx2() : o == 1 && cpu_has_avx2();
 }
 

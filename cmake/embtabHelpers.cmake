@@ -29,16 +29,42 @@ function(embtab_target_defaults target)
     endif()
 endfunction()
 
-# embtab_add_programs(<source-dir> [LIBRARIES <lib>...])
-# One executable per <source-dir>/*.cpp, named after the file and linked to embtab::embtab
-# and <lib>...; the glob is re-checked at build time, so new files are picked up.
+# embtab_add_programs(<source-dir> [LIBRARIES <lib>...] [EXCEPT <name>...])
+# One executable per <source-dir>/*.cpp (but the EXCEPT names), named after the file and linked
+# to embtab::embtab and <lib>...; the glob is re-checked at build time, so new files are picked up.
 function(embtab_add_programs dir)
-    cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "LIBRARIES")
+    cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "LIBRARIES;EXCEPT")
     file(GLOB sources CONFIGURE_DEPENDS "${dir}/*.cpp")
     foreach(source IN LISTS sources)
         get_filename_component(name "${source}" NAME_WE)
+        if(name IN_LIST arg_EXCEPT)
+            continue()
+        endif()
         add_executable(${name} "${source}")
         target_link_libraries(${name} PRIVATE embtab::embtab ${arg_LIBRARIES})
         embtab_target_defaults(${name})
     endforeach()
+endfunction()
+
+# embtab_add_dlrm_program(<target> <source>)
+# A program built on the DLRM example (examples/dlrm, examples/data): threads, and — since it
+# measures speed on the machine that builds it — -march=native unless EMBTAB_EXAMPLES_NATIVE is
+# OFF, without AVX-512 (Eigen's AVX2 kernels train faster here, and GCC 12 warns falsely inside
+# its own AVX-512 intrinsics).
+option(EMBTAB_EXAMPLES_NATIVE
+       "Compile the DLRM demo and bench/quality with -march=native (they run where they are built)"
+       ON)
+function(embtab_add_dlrm_program target source)
+    add_executable(${target} "${source}")
+    find_package(Threads REQUIRED)
+    target_include_directories(${target} PRIVATE "${PROJECT_SOURCE_DIR}/examples")
+    target_link_libraries(${target} PRIVATE embtab::embtab Threads::Threads)
+    embtab_target_defaults(${target})
+    if(EMBTAB_EXAMPLES_NATIVE AND NOT MSVC)
+        include(CheckCXXCompilerFlag)
+        check_cxx_compiler_flag("-march=native -mno-avx512f" EMBTAB_HAS_MARCH_NATIVE)
+        if(EMBTAB_HAS_MARCH_NATIVE)
+            target_compile_options(${target} PRIVATE -march=native -mno-avx512f)
+        endif()
+    endif()
 endfunction()

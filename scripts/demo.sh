@@ -5,7 +5,7 @@ set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-demo=quickstart
+demo=train_dlrm
 
 embtab_deps
 embtab_configure default -DEMBTAB_BUILD_EXAMPLES=ON

@@ -1,0 +1,470 @@
+// Quality benchmark: test AUC and log-loss of the DLRM example (examples/dlrm/) after one epoch
+// of SGD with every compression method at every compression ratio, on generated Criteo-shaped
+// data, once stationary and once with popularity drift. Writes bench/QUALITY.md (a table per
+// scenario, the command, the machine, the date) and bench/quality.svg (AUC against compression,
+// one line per method).
+//
+// Runs may be done in pieces: every finished run is appended to the results CSV at once, and
+// QUALITY.md / quality.svg are drawn from all rows of that file (the last row of a scenario,
+// method and ratio wins). `--render-only` redraws them without training.
+//
+//   quality                                       # everything (see bench/quality.sh)
+//   quality --scenarios drift --methods cafe,hash --ratios 100,1000
+//   quality --render-only
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "dlrm/trainer.hpp"
+
+namespace {
+
+using namespace embtab_dlrm;
+
+struct config {
+    std::vector<std::string> scenarios = {"stationary", "drift"};
+    std::vector<std::string> methods;  // empty: all
+    std::vector<double> ratios = {10, 100, 1000, 10000};
+    double scale = 0.05;
+    std::uint64_t train = 4'000'000;
+    std::uint64_t test = 500'000;
+    std::size_t dim = 16;
+    std::size_t batch = 256;
+    float lr = 0.2f;
+    float table_lr = 5.0f;
+    std::size_t phases = 4;
+    std::uint64_t seed = 1;
+    unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
+    std::string results = "bench/quality_results.csv";
+    std::string md = "bench/QUALITY.md";
+    std::string svg = "bench/quality.svg";
+    bool render_only = false;
+    bool quiet = false;
+    std::string command;
+};
+
+void usage() {
+    std::cout <<
+        "quality: DLRM test AUC per (scenario, method, compression ratio), one epoch of SGD each.\n\n"
+        "  --scenarios a,b   stationary and/or drift (default both)\n"
+        "  --methods a,b     methods (default all; see train_dlrm --help)\n"
+        "  --ratios r,s      compression ratios (default 10,100,1000,10000; full/fp16/int8 run\n"
+        "                    once at their own ratio)\n"
+        "  --scale S         ids = Criteo Kaggle's 33.8M x S (default 0.05: 1.69M ids)\n"
+        "  --train N         training samples (default 4000000)\n"
+        "  --test N          test samples (default 500000)\n"
+        "  --dim D --batch B --lr X --table-lr X --seed S   as train_dlrm (16, 256, 0.2, 5, 1)\n"
+        "  --phases P        drift scenario: phases of popularity (default 4); test = last phase\n"
+        "  --jobs J          runs at once (default: the cores)\n"
+        "  --results FILE    CSV every finished run is appended to (default "
+        "bench/quality_results.csv)\n"
+        "  --md FILE         report (default bench/QUALITY.md)\n"
+        "  --svg FILE        plot (default bench/quality.svg)\n"
+        "  --render-only     redraw the report and plot from the CSV, train nothing\n"
+        "  --quiet           no progress on stderr\n";
+}
+
+config parse(int argc, char** argv) {
+    config c;
+    c.command = "quality";
+    for (int i = 1; i < argc; ++i) c.command += std::string(" ") + argv[i];
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--help" || a == "-h") {
+            usage();
+            std::exit(0);
+        }
+        if (a == "--render-only") { c.render_only = true; continue; }
+        if (a == "--quiet") { c.quiet = true; continue; }
+        if (i + 1 >= argc) throw std::invalid_argument("option " + a + " needs a value");
+        const std::string v = argv[++i];
+        const auto number = [&] { return parse_numbers(v, a.c_str()).at(0); };
+        const auto count = [&] {
+            const double x = number();
+            if (!(x >= 1) || x != std::floor(x))
+                throw std::invalid_argument(a + ": '" + v + "' is not a positive integer");
+            return static_cast<std::uint64_t>(x);
+        };
+        if (a == "--scenarios") c.scenarios = split_list(v);
+        else if (a == "--methods") c.methods = split_list(v);
+        else if (a == "--ratios") c.ratios = parse_numbers(v, "--ratios");
+        else if (a == "--scale") c.scale = number();
+        else if (a == "--train") c.train = count();
+        else if (a == "--test") c.test = count();
+        else if (a == "--dim") c.dim = count();
+        else if (a == "--batch") c.batch = count();
+        else if (a == "--lr") c.lr = static_cast<float>(number());
+        else if (a == "--table-lr") c.table_lr = static_cast<float>(number());
+        else if (a == "--phases") c.phases = count();
+        else if (a == "--seed") c.seed = count();
+        else if (a == "--jobs") c.jobs = static_cast<unsigned>(count());
+        else if (a == "--results") c.results = v;
+        else if (a == "--md") c.md = v;
+        else if (a == "--svg") c.svg = v;
+        else throw std::invalid_argument("unknown option " + a + " (see --help)");
+    }
+    if (c.methods.empty())
+        for (const method_info& m : all_methods()) c.methods.push_back(m.name);
+    for (const std::string& m : c.methods) find_method(m);
+    for (const std::string& s : c.scenarios)
+        if (s != "stationary" && s != "drift")
+            throw std::invalid_argument("--scenarios: '" + s + "' is not stationary or drift");
+    for (double r : c.ratios)
+        if (!(r >= 1)) throw std::invalid_argument("--ratios: values must be >= 1");
+    if (!(c.scale > 0 && c.scale <= 100)) throw std::invalid_argument("--scale must be in (0, 100]");
+    if (c.phases < 2) throw std::invalid_argument("--phases must be at least 2");
+    return c;
+}
+
+// --- the results file --------------------------------------------------------------------------
+
+/// One CSV line split into fields (double quotes group, "" is a quote).
+std::vector<std::string> split_csv(const std::string& line) {
+    std::vector<std::string> out(1);
+    bool quoted = false;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+        const char ch = line[i];
+        if (quoted) {
+            if (ch == '"' && i + 1 < line.size() && line[i + 1] == '"') out.back() += '"', ++i;
+            else if (ch == '"') quoted = false;
+            else out.back() += ch;
+        } else if (ch == '"') quoted = true;
+        else if (ch == ',') out.emplace_back();
+        else out.back() += ch;
+    }
+    return out;
+}
+
+std::string quote(const std::string& s) {
+    std::string out = "\"";
+    for (char ch : s) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+    return out + "\"";
+}
+
+/// A row of the results file: a run, or a scenario's description (method "(scenario)").
+struct row {
+    std::string scenario, method;
+    double ratio = 0, achieved = 0, bytes = 0, auc = NAN, log_loss = NAN, samples_per_s = 0;
+    double table_lr = NAN;  // rate the table trained with
+    std::string note;
+    bool ok = false;
+};
+
+double to_number(const std::string& s) {
+    if (s.empty()) return NAN;
+    try {
+        return std::stod(s);
+    } catch (const std::exception&) {
+        return NAN;
+    }
+}
+
+/// Every row of the file, the last one of each (scenario, method, ratio).
+std::vector<row> read_results(const std::string& path) {
+    std::ifstream f(path);
+    std::map<std::tuple<std::string, std::string, double>, std::size_t> index;
+    std::vector<row> rows;
+    std::string line;
+    while (std::getline(f, line)) {
+        const auto v = split_csv(line);
+        if (v.size() < 14 || v[0] == "scenario") continue;
+        row r;
+        r.scenario = v[0];
+        r.method = v[1];
+        r.ratio = to_number(v[2]);
+        r.achieved = to_number(v[3]);
+        r.bytes = to_number(v[4]);
+        r.auc = to_number(v[8]);
+        r.log_loss = to_number(v[9]);
+        r.samples_per_s = to_number(v[11]);
+        r.note = v[13];
+        r.table_lr = v.size() > 14 ? to_number(v[14]) : NAN;
+        r.ok = !std::isnan(r.auc);
+        const auto key = std::make_tuple(r.scenario, r.method, r.method == "(scenario)" ? 0.0 : r.ratio);
+        if (auto it = index.find(key); it != index.end()) rows[it->second] = r;
+        else {
+            index.emplace(key, rows.size());
+            rows.push_back(r);
+        }
+    }
+    return rows;
+}
+
+std::string utc_now() {
+    const std::time_t t = std::time(nullptr);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", std::gmtime(&t));
+    return buf;
+}
+
+std::string machine() {
+    std::ifstream f("/proc/cpuinfo");
+    std::string line, model = "unknown CPU";
+    while (std::getline(f, line))
+        if (line.rfind("model name", 0) == 0) {
+            model = line.substr(line.find(':') + 2);
+            break;
+        }
+    return model + ", " + std::to_string(std::thread::hardware_concurrency()) + " hardware threads";
+}
+
+// --- the report --------------------------------------------------------------------------------
+
+std::string fixed(double x, int digits) {
+    if (std::isnan(x)) return "n/a";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.*f", digits, x);
+    return buf;
+}
+
+int method_rank(const std::string& m) {
+    const auto& all = all_methods();
+    for (std::size_t i = 0; i < all.size(); ++i)
+        if (m == all[i].name) return static_cast<int>(i);
+    return static_cast<int>(all.size());
+}
+
+void write_markdown(const std::string& path, const std::vector<row>& rows,
+                    const std::vector<std::string>& scenarios) {
+    std::ofstream md(path);
+    md << "# DLRM quality by compression method\n\n"
+          "Test AUC and log-loss of the DLRM example (`examples/dlrm/`: bottom MLP 13-64-16, dot\n"
+          "interaction, top MLP 367-64-1) after **one epoch of SGD** with each embedding table of\n"
+          "embtab, at compression ratios of the fp32 full table (budget = n·d·4 / ratio, rows +\n"
+          "optimizer state + sketches/maps, as `memory_bytes().total()` counts). `full`, `fp16` and\n"
+          "`int8` have the ratio of their storage. *n/a*: the method cannot be built in that budget\n"
+          "(its planner says so). *optimum*: the generator's hidden model scoring the test set with\n"
+          "the true click probabilities. Generated by `bench/quality.cpp` (`bash bench/quality.sh`);\n"
+          "the plot is `quality.svg`.\n\n![AUC against compression](quality.svg)\n";
+    for (const std::string& sc : scenarios) {
+        std::vector<row> runs;
+        const row* meta = nullptr;
+        for (const row& r : rows) {
+            if (r.scenario != sc) continue;
+            if (r.method == "(scenario)") meta = &r;
+            else runs.push_back(r);
+        }
+        if (runs.empty()) continue;
+        const double base_lr = meta ? meta->table_lr : NAN;
+        const auto mark = [&](const row& r) {
+            return r.ok && r.table_lr < base_lr ? std::string("*") : std::string();
+        };
+        std::stable_sort(runs.begin(), runs.end(), [](const row& a, const row& b) {
+            return method_rank(a.method) != method_rank(b.method)
+                       ? method_rank(a.method) < method_rank(b.method)
+                       : a.ratio < b.ratio;
+        });
+        md << "\n## " << sc << "\n\n";
+        if (meta) md << meta->note << "\n\nOptimum AUC " << fixed(meta->auc, 4) << ", log-loss "
+                     << fixed(meta->log_loss, 4) << ".\n\n";
+        // AUC matrix
+        std::set<double> ratios;
+        for (const row& r : runs)
+            if (!find_method(r.method).fixed_ratio) ratios.insert(r.ratio);
+        md << "| AUC | own ratio |";
+        for (double q : ratios) md << " " << format_ratio(q) << " |";
+        md << "\n|---|---|";
+        for (std::size_t i = 0; i < ratios.size(); ++i) md << "---|";
+        md << "\n";
+        std::vector<std::string> seen;
+        for (const row& r : runs) {
+            if (std::find(seen.begin(), seen.end(), r.method) != seen.end()) continue;
+            seen.push_back(r.method);
+            md << "| " << r.method << " |";
+            const bool fixed_ratio = find_method(r.method).fixed_ratio;
+            md << " " << (fixed_ratio ? fixed(r.auc, 4) + mark(r) : "") << " |";
+            for (double q : ratios) {
+                std::string cell;
+                for (const row& x : runs)
+                    if (x.method == r.method && x.ratio == q && !fixed_ratio)
+                        cell = x.ok ? fixed(x.auc, 4) + mark(x) : (x.note.rfind("training diverged", 0) == 0 ? "diverged" : "n/a");
+                md << " " << cell << " |";
+            }
+            md << "\n";
+        }
+        if (std::any_of(runs.begin(), runs.end(), [&](const row& r) { return !mark(r).empty(); }))
+            md << "\n\\* diverged at the table rate of this scenario (" << fixed(base_lr, 3)
+               << "); trained again at a fifth of it.\n";
+        md << "\n| method | ratio asked | ratio | bytes | AUC | log-loss | samples/s |\n"
+              "|---|---:|---:|---:|---:|---:|---:|\n";
+        for (const row& r : runs) {
+            md << "| " << r.method << " | " << format_ratio(r.ratio) << " | ";
+            if (r.ok)
+                md << format_ratio(r.achieved) << " | " << format_bytes(r.bytes) << " | "
+                   << fixed(r.auc, 4) << mark(r) << " | " << fixed(r.log_loss, 4) << " | "
+                   << progress::si(r.samples_per_s) << " |\n";
+            else
+                md << "n/a | n/a | " << (r.note.rfind("training diverged", 0) == 0 ? "diverged" : "n/a")
+                   << " | n/a | n/a |\n";
+        }
+    }
+}
+
+void write_svg(const std::string& path, const std::vector<row>& rows,
+               const std::vector<std::string>& scenarios) {
+    static const char* colors[] = {"#000000", "#7f7f7f", "#bcbd22", "#1f77b4", "#17becf", "#9467bd",
+                                   "#8c564b", "#2ca02c", "#d62728", "#ff7f0e", "#e377c2"};
+    const double panel_w = 420, panel_h = 300, left = 60, top = 40, gap = 70, legend_w = 130;
+    const double width = left + scenarios.size() * (panel_w + gap) + legend_w, height = top + panel_h + 60;
+    std::ostringstream s;
+    s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height
+      << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" "
+         "fill=\"white\"/>\n";
+    // one y range for all panels
+    double lo = 1, hi = 0, max_ratio = 10;
+    for (const row& r : rows)
+        if (r.ok || r.method == "(scenario)") {
+            if (std::isnan(r.auc)) continue;
+            lo = std::min(lo, r.auc);
+            hi = std::max(hi, r.auc);
+            if (r.ok) max_ratio = std::max(max_ratio, r.achieved);
+        }
+    if (hi <= lo) lo = 0.5, hi = 0.8;
+    const double pad = 0.05 * (hi - lo);
+    lo -= pad, hi += pad;
+    const double x_max = std::max(1.0, std::ceil(std::log10(max_ratio) - 0.02));  // 10048x: 10^4
+    for (std::size_t p = 0; p < scenarios.size(); ++p) {
+        const double x0 = left + p * (panel_w + gap), y0 = top;
+        const auto X = [&](double ratio) { return x0 + panel_w * std::log10(std::max(ratio, 1.0)) / x_max; };
+        const auto Y = [&](double auc) { return y0 + panel_h * (hi - auc) / (hi - lo); };
+        s << "<text x=\"" << x0 + panel_w / 2 << "\" y=\"" << y0 - 12
+          << "\" text-anchor=\"middle\" font-size=\"14\">" << scenarios[p] << "</text>\n";
+        s << "<rect x=\"" << x0 << "\" y=\"" << y0 << "\" width=\"" << panel_w << "\" height=\""
+          << panel_h << "\" fill=\"none\" stroke=\"#444\"/>\n";
+        for (int e = 0; e <= static_cast<int>(x_max); ++e) {
+            const double x = X(std::pow(10.0, e));
+            s << "<line x1=\"" << x << "\" y1=\"" << y0 << "\" x2=\"" << x << "\" y2=\"" << y0 + panel_h
+              << "\" stroke=\"#ddd\"/><text x=\"" << x << "\" y=\"" << y0 + panel_h + 16
+              << "\" text-anchor=\"middle\">" << static_cast<long long>(std::pow(10.0, e))
+              << "x</text>\n";
+        }
+        const double step = (hi - lo) > 0.08 ? 0.02 : (hi - lo) > 0.03 ? 0.01 : 0.005;
+        for (double a = std::ceil(lo / step) * step; a <= hi; a += step) {
+            s << "<line x1=\"" << x0 << "\" y1=\"" << Y(a) << "\" x2=\"" << x0 + panel_w << "\" y2=\""
+              << Y(a) << "\" stroke=\"#eee\"/><text x=\"" << x0 - 6 << "\" y=\"" << Y(a) + 4
+              << "\" text-anchor=\"end\">" << fixed(a, 3) << "</text>\n";
+        }
+        s << "<text x=\"" << x0 + panel_w / 2 << "\" y=\"" << y0 + panel_h + 36
+          << "\" text-anchor=\"middle\">compression (fp32 full-table bytes / table bytes)</text>\n";
+        if (p == 0)
+            s << "<text transform=\"translate(" << x0 - 46 << "," << y0 + panel_h / 2
+              << ") rotate(-90)\" text-anchor=\"middle\">test AUC</text>\n";
+        for (const row& r : rows)
+            if (r.scenario == scenarios[p] && r.method == "(scenario)" && !std::isnan(r.auc))
+                s << "<line x1=\"" << x0 << "\" y1=\"" << Y(r.auc) << "\" x2=\"" << x0 + panel_w
+                  << "\" y2=\"" << Y(r.auc) << "\" stroke=\"#999\" stroke-dasharray=\"5,4\"/><text x=\""
+                  << x0 + panel_w - 4 << "\" y=\"" << Y(r.auc) - 5
+                  << "\" text-anchor=\"end\" fill=\"#777\">optimum " << fixed(r.auc, 4) << "</text>\n";
+        for (std::size_t m = 0; m < all_methods().size(); ++m) {
+            std::vector<std::pair<double, double>> pts;
+            for (const row& r : rows)
+                if (r.scenario == scenarios[p] && r.method == all_methods()[m].name && r.ok)
+                    pts.emplace_back(r.achieved, r.auc);
+            std::sort(pts.begin(), pts.end());
+            if (pts.empty()) continue;
+            const char* color = colors[m % (sizeof colors / sizeof *colors)];
+            if (pts.size() > 1) {
+                s << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"1.5\" points=\"";
+                for (const auto& [x, y] : pts) s << X(x) << "," << Y(y) << " ";
+                s << "\"/>\n";
+            }
+            for (const auto& [x, y] : pts)
+                s << "<circle cx=\"" << X(x) << "\" cy=\"" << Y(y) << "\" r=\"3\" fill=\"" << color
+                  << "\"><title>" << all_methods()[m].name << " " << format_ratio(x) << ": AUC "
+                  << fixed(y, 4) << "</title></circle>\n";
+        }
+    }
+    const double lx = left + scenarios.size() * (panel_w + gap) - gap + 20;
+    for (std::size_t m = 0; m < all_methods().size(); ++m) {
+        const double y = top + 10 + 18.0 * static_cast<double>(m);
+        s << "<line x1=\"" << lx << "\" y1=\"" << y << "\" x2=\"" << lx + 20 << "\" y2=\"" << y
+          << "\" stroke=\"" << colors[m % (sizeof colors / sizeof *colors)]
+          << "\" stroke-width=\"2\"/><text x=\"" << lx + 26 << "\" y=\"" << y + 4 << "\">"
+          << all_methods()[m].name << "</text>\n";
+    }
+    s << "</svg>\n";
+    std::ofstream(path) << s.str();
+}
+
+void render(const config& c) {
+    const std::vector<row> rows = read_results(c.results);
+    std::vector<std::string> scenarios;
+    for (const char* sc : {"stationary", "drift"})
+        for (const row& r : rows)
+            if (r.scenario == sc) {
+                scenarios.push_back(sc);
+                break;
+            }
+    if (scenarios.empty()) throw std::runtime_error("no results in " + c.results);
+    write_markdown(c.md, rows, scenarios);
+    write_svg(c.svg, rows, scenarios);
+    std::cerr << "wrote " << c.md << " and " << c.svg << " from " << c.results << "\n";
+}
+
+int run(const config& c) {
+    if (c.render_only) {
+        render(c);
+        return 0;
+    }
+    {
+        std::ifstream probe(c.results);
+        if (!probe) std::ofstream(c.results) << csv_header() << "\n";
+    }
+    for (const std::string& sc : c.scenarios) {
+        const bool drift = sc == "drift";
+        if (!c.quiet) std::cerr << sc << ": generating data...\n";
+        const data_setup data = synthetic_setup(c.scale, c.train, c.test, drift ? c.phases : 1, c.seed);
+        {
+            std::ofstream out(c.results, std::ios::app);
+            out << sc << ",(scenario),0,,,,,," << data.optimum_auc << "," << data.optimum_log_loss
+                << ",,,,"
+                << quote(data.description + ". Model: batch " + std::to_string(c.batch) +
+                         ", d = " + std::to_string(c.dim) + ", SGD lr " + fixed(c.lr, 3) +
+                         " (MLPs) / " + fixed(c.table_lr, 3) + " (tables). Command: `" + c.command +
+                         "`. Run " + utc_now() + " on " + machine() + ".")
+                << "," << c.table_lr << "\n";
+        }
+        experiment ex;
+        ex.train = &data.train;
+        ex.test = &data.test;
+        ex.field_sizes = data.field_sizes;
+        ex.model.dim = c.dim;
+        ex.model.seed = c.seed;
+        ex.training.batch = c.batch;
+        ex.training.lr = c.lr;
+        ex.table_lr = c.table_lr;
+        const auto jobs = make_jobs(c.methods, c.ratios, c.dim);
+        progress report(jobs.size() * data.train.size, jobs.size(), !c.quiet, 5.0);
+        const auto results = run_grid(jobs, ex, c.jobs, &report, [&](const run_result& r) {
+            std::ofstream(c.results, std::ios::app) << csv_row(sc, r) << "\n";
+            if (!c.quiet)
+                std::cerr << sc << " " << r.method << " " << format_ratio(r.ratio) << ": "
+                          << (r.ok() ? "AUC " + fixed(r.auc, 4) : std::string("n/a")) << "\n";
+        });
+        std::cout << "\n" << sc << ": " << data.description << "\n";
+        print_results(std::cout, results, data.optimum_auc, data.optimum_log_loss, c.table_lr);
+    }
+    render(c);
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return run(parse(argc, argv));
+    } catch (const std::exception& e) {
+        std::cerr << "quality: " << e.what() << "\n";
+        return 1;
+    }
+}

@@ -116,12 +116,20 @@ public:
     /// Queues `scale · g` for the row(s) `id` resolves to, and remembers the lookup's gradient
     /// norm.
     void backward(std::uint64_t id, const float* g, float scale) {
-        const where w = resolve(id);
-        if (w.hot_row != sketch_type::cold) {
-            hot_.backward(std::uint64_t(w.hot_row), g, scale);
+        // an id seen before in this batch resolves as it did then (the sketch only changes in
+        // finish_update): one sketch query and one map probe per distinct id
+        auto i = batch_index_.find(id);
+        if (i == batch_index_.npos) {
+            i = static_cast<std::uint32_t>(scored_.size());
+            batch_index_.insert_or_assign(id, i);
+            scored_.push_back({id, 0.0f, resolve(id)});
+        }
+        batch_entry& e = scored_[i];
+        if (e.at.hot_row != sketch_type::cold) {
+            hot_.backward(std::uint64_t(e.at.hot_row), g, scale);
         } else {
             shared_.backward(id, g, scale);
-            if (w.medium) shared_.backward(second_key(id), g, scale);
+            if (e.at.medium) shared_.backward(second_key(id), g, scale);
         }
         float norm = 1;
         if (score_ == importance::gradient_norm) {
@@ -131,13 +139,7 @@ public:
         }
         ++lookups_;
         norm_sum_ += norm;
-        const auto i = batch_index_.find(id);  // one sketch insert per distinct id of a batch
-        if (i != batch_index_.npos) {
-            scored_[i].second += norm;
-        } else {
-            batch_index_.insert_or_assign(id, static_cast<std::uint32_t>(scored_.size()));
-            scored_.emplace_back(id, norm);
-        }
+        e.norm += norm;
     }
     /// Steps both tables, scores the batch into the sketch (the scores of an id's lookups
     /// summed into one insert) and migrates promoted ids.
@@ -147,8 +149,8 @@ public:
         events_.clear();
         if (norm_sum_ > 0) {
             const double unit = static_cast<double>(lookups_) / norm_sum_;  // mean score 1
-            for (const auto& [id, norm] : scored_)
-                sketch_.insert(id, static_cast<float>(unit * norm), events_);
+            for (const batch_entry& e : scored_)
+                sketch_.insert(e.id, static_cast<float>(unit * e.norm), events_);
         }
         scored_.clear();
         batch_index_.clear();
@@ -207,8 +209,14 @@ private:
     importance score_;
     bool medium_tier_;
     float medium_score_;  // β·T (the initial T: with the adaptive threshold it does not follow)
-    std::vector<std::pair<std::uint64_t, float>> scored_;  // (id, summed gradient norm), batch
-    detail::flat_id_map<std::uint32_t> batch_index_;       // id → index in scored_
+    /// A distinct id of the batch being updated.
+    struct batch_entry {
+        std::uint64_t id;
+        float norm;  // summed gradient norm of its lookups
+        where at;    // its resolution
+    };
+    std::vector<batch_entry> scored_;                 // distinct ids of the batch, first-seen order
+    detail::flat_id_map<std::uint32_t> batch_index_;  // id → index in scored_
     std::size_t lookups_ = 0;                               // N: lookups in the batch
     double norm_sum_ = 0;                                   // Σ_j ‖g_j‖
     std::vector<hot_event> events_;

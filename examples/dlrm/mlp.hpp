@@ -3,6 +3,7 @@
 /// (one sample a row): forward, backward, plain SGD step; weights drawn from a seed.
 
 #include <Eigen/Core>
+#include <embtab/detail/rng.hpp>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -18,21 +19,15 @@ using matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMa
 /// A float row vector (biases, bias gradients).
 using row_vector = Eigen::Matrix<float, 1, Eigen::Dynamic>;
 
-/// SplitMix64 with uniform and normal draws: the model's initialisation, fixed by a seed on
-/// every platform (no `std::normal_distribution`, whose output the standard leaves open).
+/// Uniform and normal draws from embtab's seeded SplitMix64: the model's initialisation, fixed
+/// by a seed on every platform (no `std::normal_distribution`, whose output the standard leaves
+/// open).
 class init_rng {
 public:
     /// A generator whose sequence is fixed by `seed`.
-    explicit init_rng(std::uint64_t seed) noexcept : state_(seed) {}
-    /// Next 64 random bits.
-    std::uint64_t next() noexcept {
-        std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        return z ^ (z >> 31);
-    }
+    explicit init_rng(std::uint64_t seed) noexcept : gen_(seed) {}
     /// Uniform in [0, 1).
-    double uniform() noexcept { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+    double uniform() noexcept { return gen_.uniform(); }
     /// Standard normal (Box–Muller, one value a call).
     double normal() noexcept {
         const double u = 1.0 - uniform();  // (0, 1]
@@ -41,7 +36,7 @@ public:
     }
 
 private:
-    std::uint64_t state_;
+    embtab::detail::rng gen_;
 };
 
 /// One fully connected layer `y = x·W + b`, optionally followed by ReLU, with its gradients.

@@ -8,9 +8,26 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <random>
 #include <vector>
 
 namespace ref {
+
+/// `n` ids uniform in [0, rows).
+inline std::vector<std::int64_t> random_ids(std::mt19937& gen, std::size_t n, std::size_t rows) {
+    std::uniform_int_distribution<std::int64_t> d(0, static_cast<std::int64_t>(rows) - 1);
+    std::vector<std::int64_t> ids(n);
+    for (auto& id : ids) id = d(gen);
+    return ids;
+}
+
+/// `n` values uniform in [lo, hi).
+inline std::vector<float> random_floats(std::mt19937& gen, std::size_t n, float lo = -1, float hi = 1) {
+    std::uniform_real_distribution<float> d(lo, hi);
+    std::vector<float> v(n);
+    for (auto& x : v) x = d(gen);
+    return v;
+}
 
 /// Every row of a table with ids [0, rows), read through the public `lookup`.
 template <class Table>

@@ -25,19 +25,8 @@ namespace {
 constexpr std::size_t kRows = 50;
 constexpr std::size_t kDim = 6;
 
-std::vector<std::int64_t> random_ids(std::mt19937& gen, std::size_t n, std::size_t rows) {
-    std::uniform_int_distribution<std::int64_t> d(0, static_cast<std::int64_t>(rows) - 1);
-    std::vector<std::int64_t> ids(n);
-    for (auto& id : ids) id = d(gen);
-    return ids;
-}
-
-std::vector<float> random_floats(std::mt19937& gen, std::size_t n, float lo = -1, float hi = 1) {
-    std::uniform_real_distribution<float> d(lo, hi);
-    std::vector<float> v(n);
-    for (auto& x : v) x = d(gen);
-    return v;
-}
+using ref::random_floats;
+using ref::random_ids;
 
 /// The table's rows equal the model's within one storage rounding step plus fp32 error.
 template <class Storage>

@@ -36,18 +36,9 @@ Table make_table(float lr = 0.05f, std::uint64_t seed = 7) {
 }
 
 std::vector<std::int64_t> random_ids(std::mt19937& gen, std::size_t n, std::size_t rows = kRows) {
-    std::uniform_int_distribution<std::int64_t> d(0, static_cast<std::int64_t>(rows) - 1);
-    std::vector<std::int64_t> ids(n);
-    for (auto& id : ids) id = d(gen);
-    return ids;
+    return ref::random_ids(gen, n, rows);
 }
-
-std::vector<float> random_floats(std::mt19937& gen, std::size_t n, float lo = -1, float hi = 1) {
-    std::uniform_real_distribution<float> d(lo, hi);
-    std::vector<float> v(n);
-    for (auto& x : v) x = d(gen);
-    return v;
-}
+using ref::random_floats;
 
 /// A table's parameters in fp64, read through `embeddings(b)` and `projection(b)`, and the
 /// MDE model written with plain loops over them.

@@ -1,6 +1,6 @@
 // Every table kind on the shapes of issue 7: dim 16/64/128, tables of 512 MiB of fp32 (1M–8M
 // rows, twice this machine's L3), uniform and Zipf(1.05) ids shuffled, bags of 32, 1 and 2
-// threads — next to the simplest random row gather-sum loop (the memory-system limit).
+// threads (two callers, or one batch cut across a thread pool) — next to the simplest random row gather-sum loop (the memory-system limit).
 //   bench_tables --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 // Ids are read from $EMBTAB_BENCH_IDS_DIR when set (bench/compare_torch.py does, to time PyTorch
 // on the very same ids).
@@ -31,7 +31,7 @@ Table& cached(std::size_t dim, Make make) {
     if (!t) t = std::make_unique<Table>(make(dim));
     return *t;
 }
-std::size_t budget(std::size_t dim) { return std::size_t(double(kTableBytes) / kCompression); }
+std::size_t budget(std::size_t /*dim*/) { return std::size_t(double(kTableBytes) / kCompression); }
 
 struct full_f32 {
     static auto& get(std::size_t d) {
@@ -122,6 +122,24 @@ void pooled(benchmark::State& state) {
     report(state, d * sizeof(float));
 }
 
+/// One batch cut across a `thread_pool` of `threads` threads (the thread policy; PyTorch's
+/// intra-op threads do the same), against `pooled` where each thread runs batches of its own.
+template <class Kind>
+void pooled_split(benchmark::State& state) {
+    const auto d = static_cast<std::size_t>(state.range(0));
+    const auto& t = Kind::get(d);
+    const auto& pool = bench::ids_for(rows_for(d), zipf_of(state));
+    const auto offsets = bench::make_offsets(kBags, kPooling);
+    embtab::row_matrix out(kBags, d);
+    embtab::thread_pool threads(static_cast<std::size_t>(state.range(2)));
+    std::size_t start = 0;
+    for (auto _ : state) {
+        t.lookup_pooled(next_batch(pool, start), offsets, out, {}, threads);
+        benchmark::DoNotOptimize(out.data());
+    }
+    report(state, d * sizeof(float));
+}
+
 template <class Kind>
 void lookup(benchmark::State& state) {
     const auto d = static_cast<std::size_t>(state.range(0));
@@ -196,10 +214,18 @@ void threads(benchmark::internal::Benchmark* b) {
     shapes(b);
     b->ThreadRange(1, 2);
 }
+void split(benchmark::internal::Benchmark* b) {
+    b->ArgNames({"dim", "zipf", "pool"});
+    for (int dim : {16, 64, 128})
+        for (int dist : {0, 1}) b->Args({dim, dist, 2});
+    b->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
 
 BENCHMARK_TEMPLATE(gather_limit, false)->Apply(threads);
 BENCHMARK_TEMPLATE(gather_limit, true)->Apply(threads);
 BENCHMARK_TEMPLATE(pooled, full_f32)->Apply(threads);
+BENCHMARK_TEMPLATE(pooled_split, full_f32)->Apply(split);
+BENCHMARK_TEMPLATE(pooled_split, full_low<embtab::int8_rowwise>)->Apply(split);
 BENCHMARK_TEMPLATE(pooled, full_low<embtab::f16>)->Apply(shapes);
 BENCHMARK_TEMPLATE(pooled, full_low<embtab::int8_rowwise>)->Apply(threads);
 BENCHMARK_TEMPLATE(pooled, full_low<embtab::int4_rowwise>)->Apply(shapes);

@@ -10,7 +10,8 @@ dim 16/64/128, 512 bags of 32 ids per batch.
     /usr/bin/python3 bench/compare_torch.py --bench build/default/bench/bench_tables
 
 Threads: PyTorch's "2 threads" is torch.set_num_threads(2) (intra-op parallelism in one call);
-embtab's is two callers sharing one table (bench threads:2), as two training workers would.
+embtab's is the same: one batch cut across a thread_pool of 2 (bench pooled_split, pool:2).
+The gather limit at 2 threads is two threads each gathering batches of their own.
 """
 import argparse
 import json
@@ -79,7 +80,8 @@ def time_torch(dim, ids, threads, kind, reps, n_batches):
 
 def run_embtab(bench, ids_dir, reps, dims):
     env = dict(os.environ, EMBTAB_BENCH_IDS_DIR=ids_dir)
-    flt = ("^(gather_limit<true>|pooled<full_f32>|train<full_f32>|train<full_f32_adagrad>)/dim:("
+    flt = ("^(gather_limit<true>|pooled<full_f32>|pooled_split<full_f32>|train<full_f32>"
+           "|train<full_f32_adagrad>)/dim:("
            + "|".join(str(d) for d in dims) + ")/")
     out = subprocess.run([bench, "--benchmark_filter=" + flt, "--benchmark_format=json",
                           f"--benchmark_repetitions={reps}", "--benchmark_min_time=0.3",
@@ -119,7 +121,8 @@ def main():
             key = f"dim:{dim}/zipf:{z}/real_time"
             for name, kind, threads, ours_name in [
                 ("pooled lookup", "pooled", 1, f"pooled<full_f32>/{key}/threads:1"),
-                ("pooled lookup", "pooled", 2, f"pooled<full_f32>/{key}/threads:2"),
+                ("pooled lookup", "pooled", 2,
+                 f"pooled_split<full_f32>/dim:{dim}/zipf:{z}/pool:2/real_time"),
                 ("train step, SGD", "train_sgd", 1, f"train<full_f32>/{key}"),
                 ("train step, Adagrad", "train_adagrad", 1, f"train<full_f32_adagrad>/{key}"),
             ]:

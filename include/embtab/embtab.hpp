@@ -27,5 +27,6 @@
 #include "tables/hash_table.hpp"
 #include "tables/mixed_dim_table.hpp"
 #include "tables/qr_table.hpp"
+#include "threads.hpp"
 #include "traits.hpp"
 #include "version.hpp"

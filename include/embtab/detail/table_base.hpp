@@ -24,6 +24,7 @@
 #include "../matrix_view.hpp"
 #include "../options.hpp"
 #include "../span.hpp"
+#include "../threads.hpp"
 #include "validate.hpp"
 
 namespace embtab::detail {
@@ -32,39 +33,54 @@ namespace embtab::detail {
 template <class Derived>
 class table_base {
 public:
-    /// `out.row(i)` = vector of `ids[i]`; `out` is `ids.size() × dim()`.
-    template <class Ids>
-    void lookup(const Ids& ids, matrix_view<float> out) const {
+    /// `out.row(i)` = vector of `ids[i]`; `out` is `ids.size() × dim()`. `threads` (a policy of
+    /// threads.hpp) runs parts of the batch in parallel; the result does not depend on it.
+    template <class Ids, class Threads = serial>
+    void lookup(const Ids& ids, matrix_view<float> out, Threads&& threads = {}) const {
         const auto id = as_span(ids);
         check_shape(out, id.size(), self().dim(), "lookup output", "ids");
         check_ids(id, self().id_limit());
-        prefetch_first(id);
-        for (std::size_t i = 0; i < id.size(); ++i) {
-            prefetch_ahead(id, i);
-            self().embed(key(id[i]), out.row(i));
-        }
+        const std::size_t parts = parts_for(threads, id.size());
+        threads.run(parts, [&](std::size_t p) {
+            const std::size_t begin = id.size() * p / parts, end = id.size() * (p + 1) / parts;
+            prefetch_first(id, begin, end);
+            for (std::size_t i = begin; i < end; ++i) {
+                prefetch_ahead(id, i, end);
+                self().embed(key(id[i]), out.row(i));
+            }
+        });
     }
 
     /// EmbeddingBag: `out.row(b)` = sum (or mean) over `i` in `[offsets[b], offsets[b+1])` of
     /// `weights[i] ·` vector of `ids[i]`. `offsets` has bags+1 entries; empty bags give zeros.
-    template <class Ids, class Offsets>
+    /// `threads` runs groups of whole bags in parallel; the result does not depend on it.
+    template <class Ids, class Offsets, class Threads = serial>
     void lookup_pooled(const Ids& ids, const Offsets& offsets, matrix_view<float> out,
-                       const pool_options& opts = {}) const {
+                       const pool_options& opts = {}, Threads&& threads = {}) const {
         const auto id = as_span(ids);
         const auto off = as_span(offsets);
         check_offsets(off, id.size());
         check_shape(out, off.size() - 1, self().dim(), "pooled output", "bags");
         check_weights(opts.weights, id.size());
         check_ids(id, self().id_limit());
-        prefetch_first(id);
-        for (std::size_t b = 0; b + 1 < off.size(); ++b) {
-            float* o = out.row(b);
-            std::fill(o, o + self().dim(), 0.0f);
-            for_each_in_bag(off, b, opts, [&](std::size_t i, float w) {
-                prefetch_ahead(id, i);
-                self().embed_add(key(id[i]), w, o);
-            });
-        }
+        const std::size_t parts = parts_for(threads, id.size());
+        threads.run(parts, [&](std::size_t p) {
+            // Whole bags, cut where the ids are split evenly; the last part takes the trailing
+            // (empty) bags too.
+            const std::size_t b0 = p == 0 ? 0 : first_bag_from(off, id.size() * p / parts);
+            const std::size_t b1 = p + 1 == parts ? off.size() - 1
+                                                  : first_bag_from(off, id.size() * (p + 1) / parts);
+            const auto end = static_cast<std::size_t>(off[b1]);
+            prefetch_first(id, static_cast<std::size_t>(off[b0]), end);
+            for (std::size_t b = b0; b < b1; ++b) {
+                float* o = out.row(b);
+                std::fill(o, o + self().dim(), 0.0f);
+                for_each_in_bag(off, b, opts, [&](std::size_t i, float w) {
+                    prefetch_ahead(id, i, end);
+                    self().embed_add(key(id[i]), w, o);
+                });
+            }
+        });
     }
 
     /// Backward and optimizer step: `grads.row(i)` is the loss gradient w.r.t. the vector that
@@ -134,15 +150,33 @@ private:
 
     /// How many ids ahead rows are prefetched: enough to overlap several memory latencies.
     static constexpr std::size_t prefetch_distance = 8;
+    /// Fewest ids worth a part of their own: below it, waking a thread costs more than it saves.
+    static constexpr std::size_t min_ids_per_part = 2048;
+
+    /// Parts a batch of `n` ids is cut into under `threads`: one per thread, each of at least
+    /// `min_ids_per_part` ids (and at least one part, so that bags of no ids are still zeroed).
+    template <class Threads>
+    static std::size_t parts_for(const Threads& threads, std::size_t n) noexcept {
+        const std::size_t most = std::max<std::size_t>(1, n / min_ids_per_part);
+        return std::max<std::size_t>(1, std::min<std::size_t>(threads.threads(), most));
+    }
+    /// The first bag starting at or after id position `i` (the bag count when none does).
+    template <class Off>
+    static std::size_t first_bag_from(span<const Off> off, std::size_t i) noexcept {
+        const auto* it = std::lower_bound(
+            off.begin(), off.end() - 1, i,
+            [](Off o, std::size_t v) { return static_cast<std::size_t>(o) < v; });
+        return static_cast<std::size_t>(it - off.begin());
+    }
 
     template <class Id>
-    void prefetch_first(span<const Id> id) const noexcept {
-        for (std::size_t i = 0; i < prefetch_distance && i < id.size(); ++i)
+    void prefetch_first(span<const Id> id, std::size_t begin, std::size_t end) const noexcept {
+        for (std::size_t i = begin; i < begin + prefetch_distance && i < end; ++i)
             self().prefetch(key(id[i]));
     }
     template <class Id>
-    void prefetch_ahead(span<const Id> id, std::size_t i) const noexcept {
-        if (i + prefetch_distance < id.size()) self().prefetch(key(id[i + prefetch_distance]));
+    void prefetch_ahead(span<const Id> id, std::size_t i, std::size_t end) const noexcept {
+        if (i + prefetch_distance < end) self().prefetch(key(id[i + prefetch_distance]));
     }
 
     /// Calls `f(i, weight)` for each id of bag `b`; weight folds the per-id weight and 1/length.

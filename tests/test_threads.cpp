@@ -1,0 +1,153 @@
+// Thread policies: the pool runs every part exactly once, and a batch split across threads gives
+// bitwise the serial result for every table kind (bags cut anywhere, empty bags included).
+#include <embtab/embtab.hpp>
+#include <embtab/threads.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "catch.hpp"
+#include "reference.hpp"
+
+using namespace embtab;
+
+TEST_CASE("thread_pool runs every part exactly once, on several threads", "[threads][concurrency]") {
+    for (std::size_t threads : {1u, 2u, 3u, 5u}) {
+        thread_pool pool(threads);
+        REQUIRE(pool.threads() == threads);
+        for (std::size_t parts : {0u, 1u, 2u, 7u, 64u}) {
+            for (int round = 0; round < 20; ++round) {
+                std::vector<std::atomic<int>> runs(parts);
+                pool.run(parts, [&](std::size_t p) { runs[p].fetch_add(1); });
+                for (std::size_t p = 0; p < parts; ++p) REQUIRE(runs[p].load() == 1);
+            }
+        }
+    }
+}
+
+TEST_CASE("thread_pool rethrows a part's exception and stays usable", "[threads][concurrency]") {
+    thread_pool pool(3);
+    std::atomic<int> ran{0};
+    REQUIRE_THROWS_WITH(pool.run(9,
+                                 [&](std::size_t p) {
+                                     ran.fetch_add(1);
+                                     if (p == 4) throw std::runtime_error("part 4 failed");
+                                 }),
+                        "part 4 failed");
+    REQUIRE(ran.load() == 9);  // the other parts still ran
+    std::atomic<int> again{0};
+    pool.run(6, [&](std::size_t) { again.fetch_add(1); });
+    REQUIRE(again.load() == 6);
+}
+
+TEST_CASE("thread_pool takes calls from several threads in turn", "[threads][concurrency]") {
+    thread_pool pool(2);
+    std::atomic<long> sum{0};
+    std::vector<std::thread> callers;
+    for (int c = 0; c < 3; ++c)
+        callers.emplace_back([&] {
+            for (int round = 0; round < 50; ++round)
+                pool.run(4, [&](std::size_t p) { sum.fetch_add(long(p) + 1); });
+        });
+    for (auto& t : callers) t.join();
+    REQUIRE(sum.load() == 3 * 50 * (1 + 2 + 3 + 4));
+}
+
+namespace {
+
+constexpr std::size_t kRows = 5000, kDim = 8;
+
+/// Bags of random lengths 0..40 (so some are empty, including the first and the last), enough
+/// ids for the batch to be cut into several parts.
+std::vector<std::int64_t> random_offsets(std::mt19937& gen, std::size_t bags) {
+    std::uniform_int_distribution<int> len(0, 40);
+    std::vector<std::int64_t> off(bags + 1, 0);
+    for (std::size_t b = 0; b < bags; ++b)
+        off[b + 1] = off[b] + (b == 0 || b + 1 == bags || b % 17 == 5 ? 0 : len(gen));
+    return off;
+}
+
+template <class Table, class Threads>
+void same_as_serial(const Table& t, Threads&& threads) {
+    std::mt19937 gen(7);
+    const auto off = random_offsets(gen, 700);
+    const auto ids = ref::random_ids(gen, std::size_t(off.back()), kRows);
+    const auto weights = ref::random_floats(gen, ids.size());
+    REQUIRE(ids.size() > 4 * 2048);  // several parts
+
+    row_matrix want(ids.size(), kDim), got(ids.size(), kDim);
+    t.lookup(ids, want);
+    got.setConstant(-1.0f);
+    t.lookup(ids, got, threads);
+    REQUIRE(std::memcmp(want.data(), got.data(), sizeof(float) * std::size_t(want.size())) == 0);
+
+    for (const auto mode : {pooling::sum, pooling::mean}) {
+        for (const bool weighted : {false, true}) {
+            pool_options opts;
+            opts.mode = mode;
+            if (weighted) opts.weights = weights;
+            row_matrix pwant(off.size() - 1, kDim), pgot(off.size() - 1, kDim);
+            t.lookup_pooled(ids, off, pwant, opts);
+            pgot.setConstant(-1.0f);  // empty bags must be zeroed by some part
+            t.lookup_pooled(ids, off, pgot, opts, threads);
+            REQUIRE(std::memcmp(pwant.data(), pgot.data(),
+                                sizeof(float) * std::size_t(pwant.size())) == 0);
+        }
+    }
+}
+
+template <class Table>
+Table trained(Table t) {
+    std::mt19937 gen(3);
+    for (int step = 0; step < 5; ++step) {
+        const auto ids = ref::random_ids(gen, 3000, kRows);
+        const auto g = ref::random_floats(gen, ids.size() * kDim);
+        t.update(ids, matrix_view<const float>(g.data(), ids.size(), kDim));
+    }
+    return t;
+}
+
+}  // namespace
+
+TEST_CASE("a batch split across threads equals the serial result, for every kind",
+          "[threads][concurrency]") {
+    thread_pool pool(3);
+    SECTION("full") { same_as_serial(full_table<>(kRows, kDim, sgd{0.1f}, 1), pool); }
+    SECTION("full int8") {
+        same_as_serial(full_table<int8_rowwise, sgd>(kRows, kDim, sgd{0.1f}, 1), pool);
+    }
+    SECTION("hash") { same_as_serial(plan_hash(kRows, kDim, 40000, 2).make(sgd{0.1f}), pool); }
+    SECTION("qr") { same_as_serial(plan_qr(kRows, kDim, 40000).make(sgd{0.1f}), pool); }
+    SECTION("mixed dimension") {
+        const std::vector<std::size_t> blocks = {500, 1500, 3000};  // kRows in all
+        same_as_serial(plan_mixed_dim(blocks, kDim, 60000).make(sgd{0.1f}), pool);
+    }
+    SECTION("cafe, with hot ids") {
+        same_as_serial(trained(plan_cafe(kRows, kDim, 60000).make(sgd{0.1f})), pool);
+    }
+    SECTION("a pool of one thread, and the serial policy") {
+        const full_table<> t(kRows, kDim, sgd{0.1f}, 1);
+        thread_pool one(1);
+        same_as_serial(t, one);
+        same_as_serial(t, serial{});
+    }
+#if defined(_OPENMP)
+    SECTION("openmp") { same_as_serial(full_table<>(kRows, kDim, sgd{0.1f}, 1), openmp{}); }
+#endif
+}
+
+TEST_CASE("a batch split across threads validates before any thread starts", "[threads]") {
+    thread_pool pool(2);
+    const full_table<> t(100, kDim, sgd{0.1f}, 1);
+    std::vector<std::int64_t> ids(5000, 3);
+    ids[4321] = 100;
+    row_matrix out(ids.size(), kDim);
+    out.setConstant(7.0f);
+    REQUIRE_THROWS_AS(t.lookup(ids, out, pool), id_out_of_range);
+    REQUIRE((out.array() == 7.0f).all());
+}

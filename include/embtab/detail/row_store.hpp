@@ -113,8 +113,12 @@ public:
     /// Applies the queued gradients — one optimizer step per distinct row, in the order rows
     /// were first queued — then clears the queue.
     void apply_grads() {
-        for (std::size_t i = 0; i < pending_.size(); ++i)
+        constexpr std::size_t ahead = 8;  // rows loaded ahead of their step (scattered rows miss)
+        for (std::size_t i = 0; i < pending_.size() && i < ahead; ++i) prefetch_step(pending_[i]);
+        for (std::size_t i = 0; i < pending_.size(); ++i) {
+            if (i + ahead < pending_.size()) prefetch_step(pending_[i + ahead]);
             step(pending_[i], grads_.data() + i * dim_);
+        }
         pending_.clear();
         grads_.clear();
         slots_.clear();
@@ -148,6 +152,13 @@ private:
             grads_.resize(grads_.size() + dim_);
         }
         return grads_.data() + std::size_t(i) * dim_;
+    }
+    /// Starts loading row `r` and its optimizer state for a step.
+    void prefetch_step(std::size_t r) const noexcept {
+        prefetch(r);
+        const float* s = state_.data() + r * state_size_;
+        for (std::size_t j = 0; j < state_size_; j += cache_line / sizeof(float))
+            prefetch_line(s + j);
     }
     void step(std::size_t r, const float* g) {
         if constexpr (Storage::in_place) {

@@ -8,6 +8,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <map>
 #include <memory>
 #include <string>
@@ -79,12 +80,14 @@ struct cafe {
         });
     }
 };
-struct mde {  // 8 equal blocks, planner widths
+struct mde {  // 16 equal blocks, popularity halving from one to the next, planner widths
     static auto& get(std::size_t d) {
         using T = embtab::mixed_dim_table<embtab::f32, embtab::sgd>;
         return cached<T>(d, [](std::size_t d) {
-            std::vector<std::size_t> blocks(8, rows_for(d) / 8);
-            std::vector<double> popularity = {64, 32, 16, 8, 4, 2, 1, 0.5};
+            // (with 8 blocks the most popular one alone, at full width, is over the budget)
+            std::vector<std::size_t> blocks(16, rows_for(d) / 16);
+            std::vector<double> popularity(blocks.size());
+            for (std::size_t k = 0; k < blocks.size(); ++k) popularity[k] = std::ldexp(1.0, -int(k));
             embtab::mixed_dim_plan_options o;
             o.popularity = popularity;
             return embtab::plan_mixed_dim(blocks, d, budget(d), o).make(embtab::sgd{0.01f});

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the figures of bench/RESULTS.md (medians of 5 repetitions) into build/results/:
+# Measures the figures of bench/RESULTS.md (medians of 5 repetitions) into build/results/ and
+# writes them into bench/RESULTS.md (bench/results_md.py):
 #   bash bench/results.sh            # builds build/default first if needed
 # Needs Debian's python3-torch for the PyTorch comparison (installed here if missing).
 # Run it on a quiet machine: the programs time memory-bound loops, and other load shows.
@@ -32,14 +33,15 @@ echo "== PyTorch comparison (pooled f32 at 1 and 2 threads, training steps)" >&2
     --reps "$REPS" --json "$out/compare_torch.json" | tee "$out/compare_torch.txt"
 
 echo "== storage (pooled lookup by storage)" >&2
-"$bench/bench_storage" "${gb[@]}" | tee "$out/bench_storage.txt"
+"$bench/bench_storage" "${gb[@]}" --benchmark_out="$out/bench_storage.json"
 
 echo "== CAFE against hashing at equal memory" >&2
-"$bench/bench_cafe" "${gb[@]}" | tee "$out/bench_cafe.txt"
+"$bench/bench_cafe" "${gb[@]}" --benchmark_out="$out/bench_cafe.json"
 
 echo "== every table kind at dim 64 (1 thread)" >&2
 "$bench/bench_tables" "${gb[@]}" \
-    --benchmark_filter='^(pooled|lookup|train)<[^>]*>+/dim:64/zipf:[01]/real_time(/threads:1)?$' |
-    tee "$out/bench_tables_dim64.txt"
+    --benchmark_filter='^(pooled|lookup|train)<[^>]*>+/dim:64/zipf:[01]/real_time(/threads:1)?$' \
+    --benchmark_out="$out/bench_tables_dim64.json"
 
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/machine.txt"
+/usr/bin/python3 "$EMBTAB_ROOT/bench/results_md.py" "$out" "$EMBTAB_ROOT/bench/RESULTS.md"

@@ -4,6 +4,8 @@
 #include "errors.hpp"
 #include "fwd.hpp"
 #include "hash/hashers.hpp"
+#include "io/byte_io.hpp"
+#include "io/checkpoint.hpp"
 #include "matrix_view.hpp"
 #include "memory.hpp"
 #include "optim/adagrad.hpp"

@@ -39,6 +39,12 @@ struct bad_parameter : invalid_input {
     using invalid_input::invalid_input;
 };
 
+/// A checkpoint that cannot be read or written, or that does not fit the table (other type or
+/// shape, truncated, corrupted); the table is unchanged when it is thrown.
+struct bad_checkpoint : invalid_input {
+    using invalid_input::invalid_input;
+};
+
 namespace detail {
 
 /// Concatenates the arguments with `operator<<` into a string (error path only).

@@ -35,6 +35,12 @@ struct adam;
 struct xxh3;
 struct mix64;
 
+// checkpoints (io/byte_io.hpp)
+namespace io {
+class writer;
+class reader;
+}  // namespace io
+
 // tables
 template <class Storage = f32, class Optimizer = sgd>
 class full_table;
@@ -49,6 +55,7 @@ class cafe_table;
 template <class Storage = f32, class Optimizer = sgd>
 class mixed_dim_table;
 struct mixed_dim_block;
+class any_table;
 
 // planners
 template <class Storage = f32, class Optimizer = sgd>

@@ -3,11 +3,14 @@
 /// (row numbers): linear probing over a power-of-two array of keys, load at most 3/4, deletion
 /// by backward shift (no tombstones); lookups never allocate.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <utility>
 #include <vector>
+
+#include "../io/byte_io.hpp"
 
 namespace embtab::detail {
 
@@ -130,6 +133,44 @@ public:
         if (has_empty_key_) f(empty_key, empty_key_value_);
         for (std::size_t s = 0; s < keys_.size(); ++s)
             if (keys_[s] != empty_key) f(keys_[s], values_[s]);
+    }
+
+    /// Writes the entries to a checkpoint sorted by key, so that equal maps give equal bytes
+    /// whatever order their keys were inserted in.
+    void save_state(io::writer& w) const {
+        std::vector<std::pair<std::uint64_t, Value>> entries;
+        entries.reserve(size_);
+        for_each([&](std::uint64_t k, Value v) { entries.emplace_back(k, v); });
+        std::sort(entries.begin(), entries.end());
+        w.u64(entries.size());
+        for (const auto& [k, v] : entries) {
+            w.u64(k);
+            w.value(v);
+        }
+    }
+    /// Replaces the entries with those `save_state` wrote: at most `max_keys`, keys strictly
+    /// increasing, each passed to `check(key, value, offset)`, which throws to reject it. The
+    /// map is unchanged when anything throws.
+    template <class Check>
+    void load_state(io::reader& r, std::size_t max_keys, Check&& check) {
+        const std::size_t at = r.offset();
+        const std::uint64_t n = r.u64("map size");
+        if (n > max_keys) r.fail_at(at, "map holds ", n, " keys; at most ", max_keys, " fit");
+        r.require_items(n, sizeof(std::uint64_t) + sizeof(Value), "map entries");
+        flat_id_map m(static_cast<std::size_t>(n));
+        std::uint64_t last = 0;
+        for (std::uint64_t i = 0; i < n; ++i) {
+            const std::size_t entry_at = r.offset();
+            const std::uint64_t key = r.u64("map key");
+            const auto value = r.value<Value>("map value");
+            if (i > 0 && key <= last)
+                r.fail_at(entry_at, "map key ", key, " does not follow ", last,
+                          " (keys must increase)");
+            check(key, value, entry_at);
+            m.insert_or_assign(key, value);
+            last = key;
+        }
+        *this = std::move(m);
     }
 
 private:

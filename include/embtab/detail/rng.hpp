@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "../io/byte_io.hpp"
+
 namespace embtab::detail {
 
 /// SplitMix64: passes BigCrush, 64-bit state, one multiply-xorshift chain per draw.
@@ -29,6 +31,10 @@ public:
     std::uint64_t state() const noexcept { return state_; }
     /// Restores a state returned by `state()`.
     void set_state(std::uint64_t s) noexcept { state_ = s; }
+    /// Writes the state to a checkpoint.
+    void save_state(io::writer& w) const { w.u64(state_); }
+    /// Reads a state written by `save_state`.
+    void load_state(io::reader& r) { state_ = r.u64("generator state"); }
 
 private:
     std::uint64_t state_;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../errors.hpp"
+#include "../io/byte_io.hpp"
 #include "../memory.hpp"
 #include "../traits.hpp"
 #include "aligned_buffer.hpp"
@@ -127,6 +128,34 @@ public:
     /// Bytes of rows and optimizer state.
     memory_usage memory() const noexcept {
         return {rows_ * row_bytes_, rows_ * state_size_ * sizeof(float), 0};
+    }
+
+    /// Writes the shape (rows, dimension) to a checkpoint.
+    void save_shape(io::writer& w) const {
+        w.u64(rows_);
+        w.u64(dim_);
+    }
+    /// Reads a shape written by `save_shape`; throws `bad_checkpoint` unless it is this one.
+    void verify_shape(io::reader& r) const {
+        r.expect("rows", rows_);
+        r.expect("dimension", dim_);
+    }
+    /// Writes the policies' fields, the rounding generator, the rows and the optimizer state
+    /// (queued gradients are not kept: there are none between updates).
+    void save_state(io::writer& w) const {
+        io::save_fields(w, storage_);
+        io::save_fields(w, optimizer_);
+        rounding_.save_state(w);
+        w.bytes(data_.data(), data_.size());
+        w.floats(state_.data(), state_.size());
+    }
+    /// Reads what `save_state` wrote for a store of this shape.
+    void load_state(io::reader& r) {
+        io::load_fields(r, storage_);
+        io::load_fields(r, optimizer_);
+        rounding_.load_state(r);
+        r.bytes(data_.data(), data_.size(), "rows");
+        r.floats(state_.data(), state_.size(), "optimizer state");
     }
 
 private:

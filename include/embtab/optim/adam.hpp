@@ -16,6 +16,14 @@ struct adam {
 
     /// Name used in messages and checkpoint signatures.
     static constexpr const char* name = "adam";
+    /// Calls `f(name, field)` on each hyper-parameter (checkpoints save and restore them).
+    template <class Self, class F>
+    static void checkpoint_fields(Self& self, F&& f) {
+        f("lr", self.lr);
+        f("beta1", self.beta1);
+        f("beta2", self.beta2);
+        f("eps", self.eps);
+    }
     /// Floats of state per row: `m[dim]`, `v[dim]`, then the step count `t`.
     static constexpr std::size_t state_size(std::size_t dim) noexcept { return 2 * dim + 1; }
     /// Sets a fresh row's state (all zero).

@@ -15,6 +15,13 @@ struct rowwise_adagrad {
 
     /// Name used in messages and checkpoint signatures.
     static constexpr const char* name = "rowwise_adagrad";
+    /// Calls `f(name, field)` on each hyper-parameter (checkpoints save and restore them).
+    template <class Self, class F>
+    static void checkpoint_fields(Self& self, F&& f) {
+        f("lr", self.lr);
+        f("eps", self.eps);
+        f("initial_accumulator", self.initial_accumulator);
+    }
     /// Floats of state per row: one accumulator.
     static constexpr std::size_t state_size(std::size_t) noexcept { return 1; }
     /// Sets a fresh row's state.

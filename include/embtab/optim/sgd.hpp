@@ -11,6 +11,11 @@ struct sgd {
 
     /// Name used in messages and checkpoint signatures.
     static constexpr const char* name = "sgd";
+    /// Calls `f(name, field)` on each hyper-parameter (checkpoints save and restore them).
+    template <class Self, class F>
+    static void checkpoint_fields(Self& self, F&& f) {
+        f("lr", self.lr);
+    }
     /// Floats of state per row.
     static constexpr std::size_t state_size(std::size_t) noexcept { return 0; }
     /// Sets a fresh row's state.

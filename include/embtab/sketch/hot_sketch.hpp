@@ -14,6 +14,7 @@
 #include "../detail/aligned_buffer.hpp"
 #include "../detail/fast_range.hpp"
 #include "../errors.hpp"
+#include "../io/byte_io.hpp"
 #include "../memory.hpp"
 
 namespace embtab {
@@ -136,7 +137,120 @@ public:
         return {0, 0, opts_.buckets * sizeof(bucket) + opts_.hot_rows * sizeof(std::int32_t)};
     }
 
+    /// Writes the shape (buckets, slots a bucket, hot rows) to a checkpoint.
+    void save_shape(io::writer& w) const {
+        w.u64(opts_.buckets);
+        w.u64(Slots);
+        w.u64(opts_.hot_rows);
+    }
+    /// Reads a shape written by `save_shape`; throws `bad_checkpoint` unless it is this one.
+    void verify_shape(io::reader& r) const {
+        r.expect("sketch buckets", opts_.buckets);
+        r.expect("sketch slots a bucket", Slots);
+        r.expect("sketch hot rows", opts_.hot_rows);
+    }
+    /// Writes the parameters, the current threshold and decay count, every slot and the free
+    /// rows (in stack order).
+    void save_state(io::writer& w) const {
+        io::save_fields(w, hasher_);
+        w.value(opts_.threshold);
+        w.value(opts_.decay);
+        w.value(opts_.decay_period);
+        w.value(opts_.adaptive_threshold);
+        w.value(opts_.seed);
+        w.value(threshold_);
+        w.value(inserted_);
+        for (std::size_t b = 0; b < opts_.buckets; ++b)
+            for (const slot& s : at(b).slots) {
+                w.value(s.id);
+                w.value(s.score);
+                w.value(static_cast<std::int32_t>(s.hot_row));
+                w.value(static_cast<std::uint8_t>(s.used));
+            }
+        w.u64(free_rows_.size());
+        for (std::int32_t r : free_rows_) w.value(r);
+    }
+    /// Reads what `save_state` wrote for a sketch of this shape, checking that every slot sits
+    /// in its id's bucket, used slots come first, and each hot row is either held by one slot or
+    /// free (when it throws the sketch may be half-read: `load_bytes` loads into a copy).
+    void load_state(io::reader& r) {
+        io::load_fields(r, hasher_);
+        const std::size_t opts_at = r.offset();
+        hot_sketch_options o = opts_;
+        r.field("sketch threshold", o.threshold);
+        r.field("sketch decay", o.decay);
+        r.field("sketch decay period", o.decay_period);
+        r.field("sketch adaptive threshold", o.adaptive_threshold);
+        r.field("sketch seed", o.seed);
+        try {
+            check(o);
+        } catch (const bad_parameter& e) {
+            r.fail_at(opts_at, "holds bad sketch parameters (", e.what(), ")");
+        }
+        opts_ = o;
+        const std::size_t threshold_at = r.offset();
+        threshold_ = r.value<float>("sketch current threshold");
+        if (!(threshold_ > 0))
+            r.fail_at(threshold_at, "sketch current threshold is ", threshold_, "; it must be > 0");
+        inserted_ = r.value<float>("sketch decay count");
+        constexpr std::size_t slot_bytes = 8 + 4 + 4 + 1;
+        r.require_items(opts_.buckets, Slots * slot_bytes, "sketch buckets");
+        std::vector<unsigned char> taken(opts_.hot_rows, 0);  // hot rows seen so far
+        std::size_t held = 0;
+        for (std::size_t b = 0; b < opts_.buckets; ++b) {
+            bucket& bk = at(b);
+            for (std::size_t i = 0; i < Slots; ++i) {
+                const std::size_t slot_at = r.offset();
+                const auto id = r.value<std::uint64_t>("slot id");
+                const auto score = r.value<float>("slot score");
+                const auto hot_row = r.value<std::int32_t>("slot hot row");
+                const auto used = r.value<std::uint8_t>("slot flag");
+                if (used > 1) r.fail_at(slot_at, "slot flag is ", +used, "; it must be 0 or 1");
+                if (used && i > 0 && !bk.slots[i - 1].used)
+                    r.fail_at(slot_at, "bucket ", b, " has a used slot after an empty one");
+                if (!used && (id != 0 || score != 0 || hot_row != cold))
+                    r.fail_at(slot_at, "bucket ", b, " has an empty slot that is not blank");
+                if (hot_row != cold) {
+                    if (hot_row < 0 || std::size_t(hot_row) >= opts_.hot_rows)
+                        r.fail_at(slot_at, "slot hot row is ", hot_row, "; it must be -1 or in [0, ",
+                                  opts_.hot_rows, ")");
+                    if (taken[std::size_t(hot_row)]++)
+                        r.fail_at(slot_at, "hot row ", hot_row, " is held twice");
+                    ++held;
+                }
+                if (used) {
+                    if (bucket_of(id) != b)
+                        r.fail_at(slot_at, "id ", id, " sits in bucket ", b, " but hashes to bucket ",
+                                  bucket_of(id));
+                    for (std::size_t k = 0; k < i; ++k)
+                        if (bk.slots[k].id == id)
+                            r.fail_at(slot_at, "id ", id, " appears twice in bucket ", b);
+                }
+                slot& s = bk.slots[i];
+                s.id = id;
+                s.score = score;
+                s.hot_row = hot_row;
+                s.used = used;
+            }
+        }
+        const std::size_t free_at = r.offset();
+        const std::uint64_t n_free = r.u64("free hot rows");
+        if (n_free != opts_.hot_rows - held)
+            r.fail_at(free_at, "lists ", n_free, " free hot rows but ", opts_.hot_rows - held,
+                      " of ", opts_.hot_rows, " are not held");
+        r.require_items(n_free, sizeof(std::int32_t), "free hot rows");
+        free_rows_.clear();
+        for (std::uint64_t k = 0; k < n_free; ++k) {
+            const std::size_t row_at = r.offset();
+            const auto row = r.value<std::int32_t>("free hot row");
+            if (row < 0 || std::size_t(row) >= opts_.hot_rows || taken[std::size_t(row)]++)
+                r.fail_at(row_at, "free hot row ", row, " is out of range or already held");
+            free_rows_.push_back(row);
+        }
+    }
+
 private:
+
     struct slot {
         std::uint64_t id = 0;
         float score = 0;

@@ -24,6 +24,11 @@ struct half_storage {
         std::is_same_v<Format, detail::fp16_format> ? "f16" : "bf16";
     /// Rows must be decoded to fp32 before an optimizer step.
     static constexpr bool in_place = false;
+    /// Calls `f(name, field, largest value)` on the rounding mode (checkpoints restore it).
+    template <class Self, class F>
+    static void checkpoint_fields(Self& self, F&& f) {
+        f("rounding", self.round, rounding::stochastic);
+    }
 
     /// Bytes of one row of `dim` values.
     static constexpr std::size_t row_bytes(std::size_t dim) noexcept {

@@ -36,6 +36,11 @@ struct rowwise_quantized {
     static constexpr bool in_place = false;
     /// Largest code: 255 or 15.
     static constexpr unsigned max_code = (1u << Bits) - 1;
+    /// Calls `f(name, field, largest value)` on the rounding mode (checkpoints restore it).
+    template <class Self, class F>
+    static void checkpoint_fields(Self& self, F&& f) {
+        f("rounding", self.round, rounding::stochastic);
+    }
 
     /// Bytes of the codes of one row.
     static constexpr std::size_t code_bytes(std::size_t dim) noexcept {
@@ -105,7 +110,8 @@ struct rowwise_quantized {
             float c = round == rounding::nearest
                           ? std::nearbyint(t)
                           : std::floor(t + static_cast<float>(gen.uniform()));
-            c = std::clamp(c, 0.0f, static_cast<float>(max_code));  // NaN-free inputs assumed
+            // into [0, max_code]; NaN (from a non-finite row) becomes 0, never an undefined cast
+            c = c > 0 ? std::min(c, static_cast<float>(max_code)) : 0.0f;
             const auto code = static_cast<std::uint8_t>(c);
             if constexpr (Bits == 8)
                 q[j] = code;

@@ -9,6 +9,9 @@
 #include <type_traits>
 #include <utility>
 
+#include "../errors.hpp"
+#include "../io/byte_io.hpp"
+#include "../io/checkpoint.hpp"
 #include "../matrix_view.hpp"
 #include "../memory.hpp"
 #include "../options.hpp"
@@ -35,6 +38,19 @@ public:
     const std::string& name() const noexcept { return name_; }
     /// What `update` does with non-finite gradients.
     void set_nonfinite_policy(nonfinite_policy p) { impl_->set_nonfinite_policy(p); }
+
+    /// The held table's checkpoint signature: its checkpoints are the held table's own.
+    std::string signature() const { return impl_->signature(); }
+    /// Writes the held table's shape.
+    void save_shape(io::writer& w) const { impl_->save_shape(w); }
+    /// Reads a shape written by `save_shape`; throws `bad_checkpoint` unless it is the held
+    /// table's.
+    void verify_shape(io::reader& r) const { impl_->verify_shape(r); }
+    /// Writes the held table's state.
+    void save_state(io::writer& w) const { impl_->save_state(w); }
+    /// Reads the held table's state all-or-nothing (into a copy, checked to end with the
+    /// payload, then moved in).
+    void load_state(io::reader& r) { impl_->load_state(r); }
 
     /// See `table_base::lookup`.
     template <class Ids>
@@ -79,6 +95,11 @@ private:
         virtual std::size_t dim() const = 0;
         virtual memory_usage memory_bytes() const = 0;
         virtual void set_nonfinite_policy(nonfinite_policy) = 0;
+        virtual std::string signature() const = 0;
+        virtual void save_shape(io::writer&) const = 0;
+        virtual void verify_shape(io::reader&) const = 0;
+        virtual void save_state(io::writer&) const = 0;
+        virtual void load_state(io::reader&) = 0;
         virtual void lookup(ids64, matrix_view<float>) const = 0;
         virtual void lookup(ids32, matrix_view<float>) const = 0;
         virtual void lookup_pooled(ids64, ids64, matrix_view<float>, const pool_options&) const = 0;
@@ -96,6 +117,24 @@ private:
         std::size_t dim() const override { return t.dim(); }
         memory_usage memory_bytes() const override { return t.memory_bytes(); }
         void set_nonfinite_policy(nonfinite_policy p) override { t.set_nonfinite_policy(p); }
+        // checkpoints: forwarded, or refused for a table kind without the hooks
+        static constexpr bool checkpointable = io::is_checkpointable<Table>::value;
+        std::string signature() const override {
+            if constexpr (checkpointable) return t.signature();
+            else detail::fail<bad_checkpoint>("this table kind has no checkpoint support");
+        }
+        void save_shape(io::writer& w) const override {
+            if constexpr (checkpointable) t.save_shape(w);
+        }
+        void verify_shape(io::reader& r) const override {
+            if constexpr (checkpointable) t.verify_shape(r);
+        }
+        void save_state(io::writer& w) const override {
+            if constexpr (checkpointable) t.save_state(w);
+        }
+        void load_state(io::reader& r) override {
+            if constexpr (checkpointable) io::load_payload(t, r);
+        }
         void lookup(ids64 i, matrix_view<float> o) const override { t.lookup(i, o); }
         void lookup(ids32 i, matrix_view<float> o) const override { t.lookup(i, o); }
         void lookup_pooled(ids64 i, ids64 f, matrix_view<float> o,

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "../errors.hpp"
 #include "../fwd.hpp"
 #include "../hash/hashers.hpp"
+#include "../io/byte_io.hpp"
 #include "../memory.hpp"
 #include "../sketch/hot_sketch.hpp"
 #include "../traits.hpp"
@@ -81,6 +83,47 @@ public:
     const sketch_type& sketch() const noexcept { return sketch_; }
     /// The hot row of `id`, or `sketch_type::cold`.
     std::int32_t hot_row(std::uint64_t id) const noexcept { return sketch_.query(id); }
+
+    // Checkpoint hooks (see io/checkpoint.hpp): its own settings, then the parts' and the
+    // sketch's. The per-batch buffers are not kept: they are empty between updates.
+
+    /// The type signature checkpoints carry, e.g.
+    /// `cafe_table<full_table<f32,adagrad>,hash_table<f32,adagrad,xxh3>,mix64>`.
+    static std::string signature() {
+        return "cafe_table<" + HotTable::signature() + "," + SharedTable::signature() + "," +
+               Hasher::name + ">";
+    }
+    /// Writes the shape (importance, medium tier), then the parts' and the sketch's.
+    void save_shape(io::writer& w) const {
+        w.u64(static_cast<std::uint64_t>(score_));
+        w.u64(medium_tier_);
+        hot_.save_shape(w);
+        shared_.save_shape(w);
+        sketch_.save_shape(w);
+    }
+    /// Reads a shape written by `save_shape`; throws `bad_checkpoint` unless it is this one.
+    void verify_shape(io::reader& r) const {
+        r.expect("cafe importance", static_cast<std::uint64_t>(score_));
+        r.expect("cafe medium tier", medium_tier_);
+        hot_.verify_shape(r);
+        shared_.verify_shape(r);
+        sketch_.verify_shape(r);
+    }
+    /// Writes the medium-tier score, then the state of both tables and the sketch.
+    void save_state(io::writer& w) const {
+        w.value(medium_score_);
+        hot_.save_state(w);
+        shared_.save_state(w);
+        sketch_.save_state(w);
+    }
+    /// Reads what `save_state` wrote (may leave the table half-read when it throws:
+    /// `load_bytes` loads into a copy).
+    void load_state(io::reader& r) {
+        r.field("cafe medium score", medium_score_);
+        hot_.load_state(r);
+        shared_.load_state(r);
+        sketch_.load_state(r);
+    }
 
     // Per-id kernel (unchecked), see detail/table_base.hpp.
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <queue>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "../detail/validate.hpp"
 #include "../errors.hpp"
 #include "../fwd.hpp"
+#include "../io/byte_io.hpp"
 #include "../memory.hpp"
 #include "../span.hpp"
 #include "../traits.hpp"
@@ -125,6 +127,52 @@ public:
         memory_usage m = hot_.memory_bytes() + shared_.memory_bytes();
         m.other += map_.memory_bytes();
         return m;
+    }
+
+    // Checkpoint hooks (see io/checkpoint.hpp): its own shape and hot ids, then the parts'.
+
+    /// The type signature checkpoints carry, e.g.
+    /// `frequency_split_table<full_table<f32,sgd>,hash_table<f32,sgd,xxh3>>`.
+    static std::string signature() {
+        return "frequency_split_table<" + HotTable::signature() + "," + SharedTable::signature() +
+               ">";
+    }
+    /// Writes the shape (n, number of hot ids), then the parts'.
+    void save_shape(io::writer& w) const {
+        w.u64(n_);
+        w.u64(map_.size());
+        hot_.save_shape(w);
+        shared_.save_shape(w);
+    }
+    /// Reads a shape written by `save_shape`; throws `bad_checkpoint` unless it is this one.
+    void verify_shape(io::reader& r) const {
+        r.expect("frequency split ids", n_);
+        r.expect("hot ids", map_.size());
+        hot_.verify_shape(r);
+        shared_.verify_shape(r);
+    }
+    /// Writes the hot ids with their rows, then the state of both parts.
+    void save_state(io::writer& w) const {
+        map_.save_state(w);
+        hot_.save_state(w);
+        shared_.save_state(w);
+    }
+    /// Reads what `save_state` wrote: as many hot ids as now, each below n with its own row
+    /// among the first ones (may leave the table half-read when it throws: `load_bytes`
+    /// loads into a copy).
+    void load_state(io::reader& r) {
+        const std::size_t count = map_.size(), at_map = r.offset();
+        std::vector<unsigned char> row_used(count, 0);
+        map_.load_state(r, count, [&](std::uint64_t id, std::uint32_t row, std::size_t at) {
+            if (id >= n_) r.fail_at(at, "hot id ", id, " is outside [0, ", n_, ")");
+            if (row >= count || row_used[row]++)
+                r.fail_at(at, "hot id ", id, " has row ", row, ", out of [0, ", count,
+                          ") or taken twice");
+        });
+        if (map_.size() != count)
+            r.fail_at(at_map, "lists ", map_.size(), " hot ids; the shape says ", count);
+        hot_.load_state(r);
+        shared_.load_state(r);
     }
 
     // Per-id kernel (unchecked), see detail/table_base.hpp.

@@ -4,11 +4,13 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <utility>
 
 #include "../detail/row_store.hpp"
 #include "../detail/table_base.hpp"
 #include "../fwd.hpp"
+#include "../io/byte_io.hpp"
 #include "../memory.hpp"
 #include "../optim/sgd.hpp"
 #include "../storage/f32.hpp"
@@ -54,6 +56,22 @@ public:
         store_.fill(std::forward<Init>(init));
         for (std::size_t r = 0; r < rows(); ++r) store_.reset_state(r);
     }
+
+    // Checkpoint hooks (see io/checkpoint.hpp); composite tables call them on their parts.
+
+    /// The type signature checkpoints carry, e.g. `full_table<f16,adagrad>`.
+    static std::string signature() {
+        return std::string("full_table<") + Storage::name + "," + Optimizer::name + ">";
+    }
+    /// Writes the shape (rows, dimension).
+    void save_shape(io::writer& w) const { store_.save_shape(w); }
+    /// Reads a shape written by `save_shape`; throws `bad_checkpoint` unless it is this one.
+    void verify_shape(io::reader& r) const { store_.verify_shape(r); }
+    /// Writes rows, optimizer state and hyper-parameters, and the rounding generator.
+    void save_state(io::writer& w) const { store_.save_state(w); }
+    /// Reads what `save_state` wrote (may leave the table half-read when it throws:
+    /// `load_bytes` loads into a copy).
+    void load_state(io::reader& r) { store_.load_state(r); }
 
     // Per-id kernel (unchecked): what table_base builds the interface on, and what tables
     // composed of tables (QR, CAFE, ...) call on their parts. See detail/table_base.hpp.

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "../errors.hpp"
 #include "../fwd.hpp"
 #include "../hash/hashers.hpp"
+#include "../io/byte_io.hpp"
 #include "../memory.hpp"
 #include "../optim/sgd.hpp"
 #include "../storage/f32.hpp"
@@ -102,6 +104,45 @@ public:
     void initialize(Init&& init) {
         store_.fill(std::forward<Init>(init));
         for (std::size_t r = 0; r < store_.rows(); ++r) store_.reset_state(r);
+    }
+
+    // Checkpoint hooks (see io/checkpoint.hpp); composite tables call them on their parts.
+
+    /// The type signature checkpoints carry, e.g. `hash_table<f32,sgd,xxh3>`.
+    static std::string signature() {
+        return std::string("hash_table<") + Storage::name + "," + Optimizer::name + "," +
+               Hasher::name + ">";
+    }
+    /// Writes the shape (rows, dimension, hashes, combiner, separate tables, stored rows).
+    void save_shape(io::writer& w) const {
+        w.u64(opts_.rows);
+        w.u64(opts_.dim);
+        w.u64(opts_.hashes);
+        w.u64(static_cast<std::uint64_t>(opts_.combine));
+        w.u64(opts_.separate_tables);
+        store_.save_shape(w);
+    }
+    /// Reads a shape written by `save_shape`; throws `bad_checkpoint` unless it is this one.
+    void verify_shape(io::reader& r) const {
+        r.expect("hash rows", opts_.rows);
+        r.expect("hash dimension", opts_.dim);
+        r.expect("hashes", opts_.hashes);
+        r.expect("hash combiner", static_cast<std::uint64_t>(opts_.combine));
+        r.expect("separate hash tables", opts_.separate_tables);
+        store_.verify_shape(r);
+    }
+    /// Writes the hash seed, the hasher's fields, then the rows as `full_table` does.
+    void save_state(io::writer& w) const {
+        w.u64(opts_.seed);
+        io::save_fields(w, hasher_);
+        store_.save_state(w);
+    }
+    /// Reads what `save_state` wrote (may leave the table half-read when it throws:
+    /// `load_bytes` loads into a copy).
+    void load_state(io::reader& r) {
+        opts_.seed = r.u64("hash seed");
+        io::load_fields(r, hasher_);
+        store_.load_state(r);
     }
 
     // Per-id kernel (unchecked), see detail/table_base.hpp.

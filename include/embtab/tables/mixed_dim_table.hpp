@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "../detail/table_base.hpp"
 #include "../errors.hpp"
 #include "../fwd.hpp"
+#include "../io/byte_io.hpp"
 #include "../matrix_view.hpp"
 #include "../memory.hpp"
 #include "../optim/sgd.hpp"
@@ -159,6 +161,47 @@ class mixed_dim_table : public detail::table_base<mixed_dim_table<Storage, Optim
         for (std::size_t k = 0; k < blk.projection.rows(); ++k) {
             blk.projection.write(k, values.row(k));
             blk.projection.reset_state(k);
+        }
+    }
+
+    // Checkpoint hooks (see io/checkpoint.hpp). The projection-gradient accumulators are not
+    // kept: they are zero between updates.
+
+    /// The type signature checkpoints carry, e.g. `mixed_dim_table<f32,adam>`.
+    static std::string signature() {
+        return std::string("mixed_dim_table<") + Storage::name + "," + Optimizer::name + ">";
+    }
+    /// Writes the shape (dimension, blocks, then each block's rows and projection).
+    void save_shape(io::writer& w) const {
+        w.u64(dim_);
+        w.u64(blocks_.size());
+        for (const block& blk : blocks_) {
+            blk.rows.save_shape(w);
+            blk.projection.save_shape(w);
+        }
+    }
+    /// Reads a shape written by `save_shape`; throws `bad_checkpoint` unless it is this one.
+    void verify_shape(io::reader& r) const {
+        r.expect("mixed dimension", dim_);
+        r.expect("mixed-dimension blocks", blocks_.size());
+        for (const block& blk : blocks_) {
+            blk.rows.verify_shape(r);
+            blk.projection.verify_shape(r);
+        }
+    }
+    /// Writes each block's rows and projection with their optimizer state and generators.
+    void save_state(io::writer& w) const {
+        for (const block& blk : blocks_) {
+            blk.rows.save_state(w);
+            blk.projection.save_state(w);
+        }
+    }
+    /// Reads what `save_state` wrote (may leave the table half-read when it throws:
+    /// `load_bytes` loads into a copy).
+    void load_state(io::reader& r) {
+        for (block& blk : blocks_) {
+            blk.rows.load_state(r);
+            blk.projection.load_state(r);
         }
     }
 

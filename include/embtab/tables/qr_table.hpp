@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "../detail/validate.hpp"
 #include "../errors.hpp"
 #include "../fwd.hpp"
+#include "../io/byte_io.hpp"
 #include "../memory.hpp"
 #include "../traits.hpp"
 #include "full_table.hpp"
@@ -111,6 +113,40 @@ public:
     const RTable& r_table() const noexcept { return r_; }
     /// Bytes of both parts.
     memory_usage memory_bytes() const noexcept { return q_.memory_bytes() + r_.memory_bytes(); }
+
+    // Checkpoint hooks (see io/checkpoint.hpp): its own shape, then the parts'.
+
+    /// The type signature checkpoints carry, e.g. `qr_table<full_table<f32,sgd>,full_table<f32,sgd>>`.
+    static std::string signature() {
+        return "qr_table<" + QTable::signature() + "," + RTable::signature() + ">";
+    }
+    /// Writes the shape (n, c, combiner), then the parts'.
+    void save_shape(io::writer& w) const {
+        w.u64(n_);
+        w.u64(c_);
+        w.u64(static_cast<std::uint64_t>(combine_));
+        q_.save_shape(w);
+        r_.save_shape(w);
+    }
+    /// Reads a shape written by `save_shape`; throws `bad_checkpoint` unless it is this one.
+    void verify_shape(io::reader& r) const {
+        r.expect("qr ids", n_);
+        r.expect("qr remainders", c_);
+        r.expect("qr combiner", static_cast<std::uint64_t>(combine_));
+        q_.verify_shape(r);
+        r_.verify_shape(r);
+    }
+    /// Writes the state of the quotient table, then of the remainder table.
+    void save_state(io::writer& w) const {
+        q_.save_state(w);
+        r_.save_state(w);
+    }
+    /// Reads what `save_state` wrote (may leave the table half-read when it throws:
+    /// `load_bytes` loads into a copy).
+    void load_state(io::reader& r) {
+        q_.load_state(r);
+        r_.load_state(r);
+    }
 
     // Per-id kernel (unchecked), see detail/table_base.hpp.
 

@@ -17,16 +17,24 @@ embtab_deps() {
 }
 
 # embtab_configure <preset> [cmake-args...]: configure build/<preset> with Ninja.
-# Sets EMBTAB_BUILD_DIR and EMBTAB_CTEST_ARGS (extra ctest arguments for the preset).
+# Sets EMBTAB_BUILD_DIR, EMBTAB_BUILD_TARGETS (the targets the preset needs built; empty: all)
+# and EMBTAB_CTEST_ARGS (extra ctest arguments for the preset).
 #   default   Release, C++17
 #   sanitize  Debug -O1 with ASan+UBSan; no benchmarks, consumer tests skipped (time)
 #   cxx20     Release, C++20
+#   tsan      Debug -O1 with ThreadSanitizer; builds embtab_tests only and runs only the
+#             [concurrency] cases (ctest label `concurrency`, the test embtab_tests.concurrency)
+#   fuzz      Debug -O1 with EMBTAB_BUILD_FUZZERS, for scripts/fuzz.sh (which sets CXX=clang++)
+# The [concurrency] cases run inside `embtab_tests` in every preset; the separate
+# embtab_tests.concurrency test is for tsan, so the other presets skip it (label `concurrency`).
 embtab_configure() {
     local preset="$1"
     shift
     local args=()
     # shellcheck disable=SC2034  # read by scripts/test.sh
-    EMBTAB_CTEST_ARGS=()
+    EMBTAB_CTEST_ARGS=(-LE concurrency)
+    # shellcheck disable=SC2034  # read by scripts/test.sh
+    EMBTAB_BUILD_TARGETS=()
     case "$preset" in
         default) args=(-DCMAKE_BUILD_TYPE=Release) ;;
         sanitize)
@@ -34,11 +42,28 @@ embtab_configure() {
             args=(-DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1"
                   -DEMBTAB_SANITIZE=address,undefined -DEMBTAB_BUILD_BENCHMARKS=OFF)
             # shellcheck disable=SC2034
-            EMBTAB_CTEST_ARGS=(-LE consumer)
+            EMBTAB_CTEST_ARGS=(-LE 'consumer|concurrency')
             ;;
         cxx20) args=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_STANDARD=20) ;;
+        tsan)
+            args=(-DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1"
+                  -DEMBTAB_SANITIZE=thread -DEMBTAB_BUILD_BENCHMARKS=OFF
+                  -DEMBTAB_BUILD_EXAMPLES=OFF)
+            # shellcheck disable=SC2034
+            EMBTAB_BUILD_TARGETS=(--target embtab_tests)
+            # shellcheck disable=SC2034
+            EMBTAB_CTEST_ARGS=(-L concurrency --no-tests=error)
+            ;;
+        fuzz)
+            # libFuzzer targets (tests/fuzz; needs CXX=clang++): Debug -O1, asserts on.
+            args=(-DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1"
+                  -DEMBTAB_BUILD_FUZZERS=ON -DEMBTAB_BUILD_BENCHMARKS=OFF
+                  -DEMBTAB_BUILD_EXAMPLES=OFF)
+            # shellcheck disable=SC2034
+            EMBTAB_BUILD_TARGETS=(--target embtab_fuzz_load embtab_fuzz_make_corpus)
+            ;;
         *)
-            echo "unknown preset '$preset' (expected: default, sanitize, cxx20)" >&2
+            echo "unknown preset '$preset' (expected: default, sanitize, cxx20, tsan, fuzz)" >&2
             return 2
             ;;
     esac

@@ -40,7 +40,7 @@ public:
           optimizer_(std::move(optimizer)),
           rounding_(derive_seed(seed, 1)),
           data_(checked_bytes(rows, dim, Storage::row_bytes(dim))),
-          state_(rows * Optimizer::state_size(dim)),
+          state_(checked_bytes(rows, dim, Optimizer::state_size(dim) * sizeof(float))),
           scratch_(dim) {
         for (std::size_t r = 0; r < rows_; ++r) reset_state(r);
     }
@@ -147,7 +147,7 @@ public:
         io::save_fields(w, optimizer_);
         rounding_.save_state(w);
         w.bytes(data_.data(), data_.size());
-        w.floats(state_.data(), state_.size());
+        w.floats(states(), rows_ * state_size_);
     }
     /// Reads what `save_state` wrote for a store of this shape.
     void load_state(io::reader& r) {
@@ -155,7 +155,7 @@ public:
         io::load_fields(r, optimizer_);
         rounding_.load_state(r);
         r.bytes(data_.data(), data_.size(), "rows");
-        r.floats(state_.data(), state_.size(), "optimizer state");
+        r.floats(states(), rows_ * state_size_, "optimizer state");
     }
 
 private:
@@ -168,7 +168,9 @@ private:
     }
     std::byte* row(std::size_t r) noexcept { return data_.data() + r * row_bytes_; }
     const std::byte* row(std::size_t r) const noexcept { return data_.data() + r * row_bytes_; }
-    float* state(std::size_t r) noexcept { return state_.data() + r * state_size_; }
+    float* states() noexcept { return reinterpret_cast<float*>(state_.data()); }
+    const float* states() const noexcept { return reinterpret_cast<const float*>(state_.data()); }
+    float* state(std::size_t r) noexcept { return states() + r * state_size_; }
     /// The gradient slot of row `r`, created (uninitialised, `fresh`) on its first use in the
     /// batch: duplicates are summed as they arrive, in O(1), instead of sorted at the end.
     float* slot_of(std::size_t r, bool& fresh) {
@@ -185,7 +187,7 @@ private:
     /// Starts loading row `r` and its optimizer state for a step.
     void prefetch_step(std::size_t r) const noexcept {
         prefetch(r);
-        const float* s = state_.data() + r * state_size_;
+        const float* s = states() + r * state_size_;
         for (std::size_t j = 0; j < state_size_; j += cache_line / sizeof(float))
             prefetch_line(s + j);
     }
@@ -204,7 +206,7 @@ private:
     Optimizer optimizer_;
     rng rounding_;
     aligned_buffer data_;
-    std::vector<float> state_;
+    aligned_buffer state_;  // optimizer state, state_size_ floats a row (huge pages, as rows)
     std::vector<float> scratch_;
     std::vector<std::size_t> pending_;  // rows with a queued gradient, in arrival order
     std::vector<float> grads_;          // their gradients, dim_ floats each

@@ -60,8 +60,9 @@ public:
     /// Threads that run parts, the caller included.
     std::size_t threads() const noexcept { return workers_.size() + 1; }
 
-    /// Calls `task(p)` for every `p` in `[0, parts)` on the workers and the calling thread;
-    /// rethrows the first exception a part threw once all parts are done.
+    /// Calls `task(p)` for every `p` in `[0, parts)` on the workers and the calling thread
+    /// (each claims the next part when done with one, so a late thread takes fewer); rethrows
+    /// the first exception a part threw once all parts are done.
     template <class Task>
     void run(std::size_t parts, Task&& task) {
         if (parts <= 1 || workers_.empty()) {
@@ -77,12 +78,15 @@ public:
             job_ = j;
             next_.store(0, std::memory_order_relaxed);
             done_ = 0;
-            ++generation_;
+            complete_.store(false, std::memory_order_relaxed);
+            generation_.store(generation_.load(std::memory_order_relaxed) + 1,
+                              std::memory_order_release);
         }
         wake_.notify_all();
         std::exception_ptr error = run_parts(j);
+        spin_until([&] { return complete_.load(std::memory_order_acquire); });
         std::unique_lock<std::mutex> lock(mutex_);
-        finished_.wait(lock, [&] { return done_ == parts && active_ == 0; });
+        finished_.wait(lock, [&] { return complete_.load(std::memory_order_relaxed); });
         job_ = {};
         if (!error) error = std::exchange(error_, nullptr);
         error_ = nullptr;
@@ -95,6 +99,29 @@ private:
         void* task = nullptr;
         std::size_t parts = 0;
     };
+
+    /// Busy-waits (politely) a few tens of microseconds for `ready()`: batches come in quick
+    /// succession during training, and sleeping on a condition variable would add a wake-up
+    /// latency to every one of them.
+    template <class Ready>
+    static void spin_until(Ready&& ready) noexcept {
+        for (int i = 0; i < 4096 && !ready(); ++i) {
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#else
+            std::this_thread::yield();
+#endif
+        }
+    }
+
+    /// Marks the job complete when every part is done and every worker has left it (with
+    /// `mutex_` held).
+    void check_complete() {
+        if (done_ == job_.parts && active_ == 0) {
+            complete_.store(true, std::memory_order_release);
+            finished_.notify_one();
+        }
+    }
 
     /// Claims and runs parts of `j` until none are left; counts them in `done_` and returns the
     /// first exception one of them threw.
@@ -110,6 +137,7 @@ private:
         }
         std::lock_guard<std::mutex> lock(mutex_);
         done_ += ran;
+        check_complete();
         return error;
     }
 
@@ -118,29 +146,36 @@ private:
     void work() {
         std::size_t seen = 0;
         for (;;) {
+            spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
             job j;
             {
                 std::unique_lock<std::mutex> lock(mutex_);
-                wake_.wait(lock, [&] { return stop_ || (generation_ != seen && job_.parts); });
+                wake_.wait(lock, [&] {
+                    return stop_ || (generation_.load(std::memory_order_relaxed) != seen &&
+                                     job_.parts);
+                });
                 if (stop_) return;
-                seen = generation_;
+                seen = generation_.load(std::memory_order_relaxed);
                 j = job_;
                 ++active_;
             }
             std::exception_ptr error = run_parts(j);
             std::lock_guard<std::mutex> lock(mutex_);
             if (error && !error_) error_ = error;
-            if (--active_ == 0 && done_ == j.parts) finished_.notify_one();
+            --active_;
+            check_complete();
         }
     }
 
     std::vector<std::thread> workers_;
     std::mutex run_mutex_;  // one job at a time
-    std::mutex mutex_;      // guards job_, done_, active_, error_, generation_, stop_
+    std::mutex mutex_;      // guards job_, done_, active_, error_, stop_ (and generation_ writes)
     std::condition_variable wake_, finished_;
-    job job_;                         // the open job (parts 0 when none)
-    std::atomic<std::size_t> next_{0};  // next part to claim
-    std::size_t done_ = 0, active_ = 0, generation_ = 0;
+    job job_;                                 // the open job (parts 0 when none)
+    std::atomic<std::size_t> next_{0};        // next part to claim
+    std::atomic<std::size_t> generation_{0};  // jobs started so far
+    std::atomic<bool> complete_{false};       // the open job is done and left by every worker
+    std::size_t done_ = 0, active_ = 0;
     std::exception_ptr error_;
     bool stop_ = false;
 };
@@ -156,7 +191,7 @@ struct openmp {
     template <class Task>
     void run(std::size_t parts, Task&& task) const {
         const auto n = static_cast<long long>(parts);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic)
         for (long long p = 0; p < n; ++p) task(static_cast<std::size_t>(p));
     }
 };

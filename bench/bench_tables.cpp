@@ -19,7 +19,8 @@ namespace {
 
 constexpr std::size_t kTableBytes = std::size_t(512) << 20;
 constexpr std::size_t kBags = 512, kPooling = 32, kIds = kBags * kPooling;
-constexpr double kCompression = 10;  // budget of the compressed kinds: fp32 bytes / 10
+constexpr double kCompression = 10;
+constexpr std::size_t kPrefetch = 32;  // ids ahead, as detail::table_base::prefetch_distance  // budget of the compressed kinds: fp32 bytes / 10
 
 std::size_t rows_for(std::size_t dim) { return bench::rows_for(kTableBytes, dim); }
 double zipf_of(const benchmark::State& s) { return s.range(1) ? 1.05 : 0.0; }
@@ -194,8 +195,8 @@ void gather_limit(benchmark::State& state) {
             float* o = out.data() + b * d;
             std::fill(o, o + d, 0.0f);
             for (std::size_t i = b * kPooling; i < (b + 1) * kPooling; ++i) {
-                if (Prefetch && i + 8 < kIds) {
-                    const float* next = table + std::size_t(ids[i + 8]) * d;
+                if (Prefetch && i + kPrefetch < kIds) {
+                    const float* next = table + std::size_t(ids[i + kPrefetch]) * d;
                     for (std::size_t j = 0; j < d; j += 16) __builtin_prefetch(next + j);
                 }
                 const float* row = table + std::size_t(ids[i]) * d;

@@ -1,6 +1,7 @@
 // The smallest complete use of embtab: look up, pool, and train a table on a toy objective.
 #include <embtab/embtab.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <iostream>
 #include <vector>
@@ -27,6 +28,14 @@ int main() {
     const auto mem = table.memory_bytes();
     std::cout << "parameters " << mem.parameters << " B, optimizer state " << mem.optimizer_state
               << " B\n";
+
+    // Checkpoint in memory (embtab::save / embtab::load do the same with a file, atomically):
+    // a table of the same type and shape, built with another seed, becomes this one exactly.
+    auto resumed = embtab::make_full_table<embtab::f16>(1000, 8, embtab::rowwise_adagrad{0.1f}, 7);
+    const std::vector<std::byte> checkpoint = embtab::save_bytes(table);
+    embtab::load_bytes(resumed, checkpoint.data(), checkpoint.size());
+    std::cout << "checkpoint " << checkpoint.size() << " B, restored exactly: " << std::boolalpha
+              << (embtab::save_bytes(resumed) == checkpoint) << '\n';
 
     // Bad input never corrupts: the id is named with its position and the valid range.
     try {

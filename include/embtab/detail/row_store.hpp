@@ -114,7 +114,7 @@ public:
     /// Applies the queued gradients — one optimizer step per distinct row, in the order rows
     /// were first queued — then clears the queue.
     void apply_grads() {
-        constexpr std::size_t ahead = 8;  // rows loaded ahead of their step (scattered rows miss)
+        constexpr std::size_t ahead = 16;  // rows loaded ahead of their step (8 and 32 measured slower)
         for (std::size_t i = 0; i < pending_.size() && i < ahead; ++i) prefetch_step(pending_[i]);
         for (std::size_t i = 0; i < pending_.size(); ++i) {
             if (i + ahead < pending_.size()) prefetch_step(pending_[i + ahead]);

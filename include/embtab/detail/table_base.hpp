@@ -25,6 +25,7 @@
 #include "../options.hpp"
 #include "../span.hpp"
 #include "../threads.hpp"
+#include "access_check.hpp"
 #include "validate.hpp"
 
 namespace embtab::detail {
@@ -37,6 +38,7 @@ public:
     /// threads.hpp) runs parts of the batch in parallel; the result does not depend on it.
     template <class Ids, class Threads = serial>
     void lookup(const Ids& ids, matrix_view<float> out, Threads&& threads = {}) const {
+        const access_check::reading reading(access_);
         const auto id = as_span(ids);
         check_shape(out, id.size(), self().dim(), "lookup output", "ids");
         check_ids(id, self().id_limit());
@@ -57,6 +59,7 @@ public:
     template <class Ids, class Offsets, class Threads = serial>
     void lookup_pooled(const Ids& ids, const Offsets& offsets, matrix_view<float> out,
                        const pool_options& opts = {}, Threads&& threads = {}) const {
+        const access_check::reading reading(access_);
         const auto id = as_span(ids);
         const auto off = as_span(offsets);
         check_offsets(off, id.size());
@@ -87,6 +90,7 @@ public:
     /// `lookup` returned for `ids[i]`. Duplicate ids are coalesced.
     template <class Ids>
     void update(const Ids& ids, matrix_view<const float> grads) {
+        const access_check::writing writing(access_);
         const auto id = as_span(ids);
         check_shape(grads, id.size(), self().dim(), "gradient", "ids");
         check_ids(id, self().id_limit());
@@ -102,6 +106,7 @@ public:
     template <class Ids, class Offsets>
     void update_pooled(const Ids& ids, const Offsets& offsets, matrix_view<const float> bag_grads,
                        const pool_options& opts = {}) {
+        const access_check::writing writing(access_);
         const auto id = as_span(ids);
         const auto off = as_span(offsets);
         check_offsets(off, id.size());
@@ -215,6 +220,7 @@ private:
 
     nonfinite_policy on_nonfinite_ = nonfinite_policy::throw_error;
     std::vector<unsigned char> skip_;  // reused between calls
+    access_check access_;              // the threading rule, checked with EMBTAB_CHECK_ACCESS
 };
 
 }  // namespace embtab::detail

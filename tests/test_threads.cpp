@@ -130,6 +130,9 @@ TEST_CASE("a batch split across threads equals the serial result, for every kind
     SECTION("cafe, with hot ids") {
         same_as_serial(trained(plan_cafe(kRows, kDim, 60000).make(sgd{0.1f})), pool);
     }
+    SECTION("any_table") {
+        same_as_serial(any_table(trained(plan_cafe(kRows, kDim, 60000).make(sgd{0.1f}))), pool);
+    }
     SECTION("a pool of one thread, and the serial policy") {
         const full_table<> t(kRows, kDim, sgd{0.1f}, 1);
         thread_pool one(1);

@@ -16,6 +16,7 @@
 #include "../memory.hpp"
 #include "../options.hpp"
 #include "../span.hpp"
+#include "../threads.hpp"
 #include "../traits.hpp"
 
 namespace embtab {
@@ -55,13 +56,24 @@ public:
     /// See `table_base::lookup`.
     template <class Ids>
     void lookup(const Ids& ids, matrix_view<float> out) const {
-        impl_->lookup(widen(as_span(ids)), out);
+        impl_->lookup(widen(as_span(ids)), out, nullptr);
+    }
+    /// See `table_base::lookup`; the batch is cut across `threads`.
+    template <class Ids>
+    void lookup(const Ids& ids, matrix_view<float> out, thread_pool& threads) const {
+        impl_->lookup(widen(as_span(ids)), out, &threads);
     }
     /// See `table_base::lookup_pooled`.
     template <class Ids, class Offsets>
     void lookup_pooled(const Ids& ids, const Offsets& offsets, matrix_view<float> out,
                        const pool_options& opts = {}) const {
-        impl_->lookup_pooled(widen(as_span(ids)), widen(as_span(offsets)), out, opts);
+        impl_->lookup_pooled(widen(as_span(ids)), widen(as_span(offsets)), out, opts, nullptr);
+    }
+    /// See `table_base::lookup_pooled`; the bags are cut across `threads`.
+    template <class Ids, class Offsets>
+    void lookup_pooled(const Ids& ids, const Offsets& offsets, matrix_view<float> out,
+                       const pool_options& opts, thread_pool& threads) const {
+        impl_->lookup_pooled(widen(as_span(ids)), widen(as_span(offsets)), out, opts, &threads);
     }
     /// See `table_base::update`.
     template <class Ids>
@@ -100,10 +112,13 @@ private:
         virtual void verify_shape(io::reader&) const = 0;
         virtual void save_state(io::writer&) const = 0;
         virtual void load_state(io::reader&) = 0;
-        virtual void lookup(ids64, matrix_view<float>) const = 0;
-        virtual void lookup(ids32, matrix_view<float>) const = 0;
-        virtual void lookup_pooled(ids64, ids64, matrix_view<float>, const pool_options&) const = 0;
-        virtual void lookup_pooled(ids32, ids32, matrix_view<float>, const pool_options&) const = 0;
+        // lookups take a pool, or nullptr for the calling thread alone
+        virtual void lookup(ids64, matrix_view<float>, thread_pool*) const = 0;
+        virtual void lookup(ids32, matrix_view<float>, thread_pool*) const = 0;
+        virtual void lookup_pooled(ids64, ids64, matrix_view<float>, const pool_options&,
+                                   thread_pool*) const = 0;
+        virtual void lookup_pooled(ids32, ids32, matrix_view<float>, const pool_options&,
+                                   thread_pool*) const = 0;
         virtual void update(ids64, matrix_view<const float>) = 0;
         virtual void update(ids32, matrix_view<const float>) = 0;
         virtual void update_pooled(ids64, ids64, matrix_view<const float>, const pool_options&) = 0;
@@ -135,15 +150,26 @@ private:
         void load_state(io::reader& r) override {
             if constexpr (checkpointable) io::load_payload(t, r);
         }
-        void lookup(ids64 i, matrix_view<float> o) const override { t.lookup(i, o); }
-        void lookup(ids32 i, matrix_view<float> o) const override { t.lookup(i, o); }
-        void lookup_pooled(ids64 i, ids64 f, matrix_view<float> o,
-                           const pool_options& p) const override {
-            t.lookup_pooled(i, f, o, p);
+        template <class Ids>
+        void look(Ids i, matrix_view<float> o, thread_pool* pool) const {
+            if (pool) t.lookup(i, o, *pool);
+            else t.lookup(i, o);
         }
-        void lookup_pooled(ids32 i, ids32 f, matrix_view<float> o,
-                           const pool_options& p) const override {
-            t.lookup_pooled(i, f, o, p);
+        template <class Ids>
+        void pool(Ids i, Ids f, matrix_view<float> o, const pool_options& p,
+                  thread_pool* threads) const {
+            if (threads) t.lookup_pooled(i, f, o, p, *threads);
+            else t.lookup_pooled(i, f, o, p);
+        }
+        void lookup(ids64 i, matrix_view<float> o, thread_pool* p) const override { look(i, o, p); }
+        void lookup(ids32 i, matrix_view<float> o, thread_pool* p) const override { look(i, o, p); }
+        void lookup_pooled(ids64 i, ids64 f, matrix_view<float> o, const pool_options& p,
+                           thread_pool* threads) const override {
+            pool(i, f, o, p, threads);
+        }
+        void lookup_pooled(ids32 i, ids32 f, matrix_view<float> o, const pool_options& p,
+                           thread_pool* threads) const override {
+            pool(i, f, o, p, threads);
         }
         void update(ids64 i, matrix_view<const float> g) override { t.update(i, g); }
         void update(ids32 i, matrix_view<const float> g) override { t.update(i, g); }

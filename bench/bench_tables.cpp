@@ -111,37 +111,34 @@ void report(benchmark::State& state, std::size_t bytes_per_id) {
     state.SetLabel(zipf_of(state) > 0 ? "zipf1.05" : "uniform");
 }
 
-template <class Kind>
-void pooled(benchmark::State& state) {
+/// Pooled lookups of consecutive batches, run by `threads` (a thread policy).
+template <class Kind, class Threads>
+void pooled_batches(benchmark::State& state, std::size_t start, Threads&& threads) {
     const auto d = static_cast<std::size_t>(state.range(0));
     const auto& t = Kind::get(d);
     const auto& pool = bench::ids_for(rows_for(d), zipf_of(state));
     const auto offsets = bench::make_offsets(kBags, kPooling);
     embtab::row_matrix out(kBags, d);
-    std::size_t start = state.thread_index() * kIds * 7 % (pool.size() - kIds);
-    for (auto _ : state) {
-        t.lookup_pooled(next_batch(pool, start), offsets, out);
-        benchmark::DoNotOptimize(out.data());
-    }
-    report(state, d * sizeof(float));
-}
-
-/// One batch cut across a `thread_pool` of `threads` threads (the thread policy; PyTorch's
-/// intra-op threads do the same), against `pooled` where each thread runs batches of its own.
-template <class Kind>
-void pooled_split(benchmark::State& state) {
-    const auto d = static_cast<std::size_t>(state.range(0));
-    const auto& t = Kind::get(d);
-    const auto& pool = bench::ids_for(rows_for(d), zipf_of(state));
-    const auto offsets = bench::make_offsets(kBags, kPooling);
-    embtab::row_matrix out(kBags, d);
-    embtab::thread_pool threads(static_cast<std::size_t>(state.range(2)));
-    std::size_t start = 0;
+    start %= pool.size() - kIds;
     for (auto _ : state) {
         t.lookup_pooled(next_batch(pool, start), offsets, out, {}, threads);
         benchmark::DoNotOptimize(out.data());
     }
     report(state, d * sizeof(float));
+}
+
+/// Each benchmark thread runs batches of its own, serially.
+template <class Kind>
+void pooled(benchmark::State& state) {
+    pooled_batches<Kind>(state, state.thread_index() * kIds * 7, embtab::serial{});
+}
+
+/// One batch cut across a `thread_pool` of `pool` threads (the thread policy; PyTorch's
+/// intra-op threads do the same).
+template <class Kind>
+void pooled_split(benchmark::State& state) {
+    embtab::thread_pool threads(static_cast<std::size_t>(state.range(2)));
+    pooled_batches<Kind>(state, 0, threads);
 }
 
 template <class Kind>

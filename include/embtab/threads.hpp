@@ -151,11 +151,13 @@ private:
             {
                 std::unique_lock<std::mutex> lock(mutex_);
                 wake_.wait(lock, [&] {
-                    return stop_ || (generation_.load(std::memory_order_relaxed) != seen &&
-                                     job_.parts);
+                    return stop_ || generation_.load(std::memory_order_relaxed) != seen;
                 });
                 if (stop_) return;
                 seen = generation_.load(std::memory_order_relaxed);
+                // A job already declared complete may not be joined: its caller may have
+                // returned, and its task be gone.
+                if (job_.parts == 0 || complete_.load(std::memory_order_relaxed)) continue;
                 j = job_;
                 ++active_;
             }

@@ -29,6 +29,17 @@ struct hot_sketch_options {
                                      ///< exceeds decay_period · w · T
     bool adaptive_threshold = false; ///< CAFE+: raise T so that only the top H ids stay hot
     std::uint64_t seed = 0;          ///< seed of the bucket hash
+
+    /// Calls `f(name, field)` on each parameter a checkpoint keeps (the shape, `buckets` and
+    /// `hot_rows`, is checked separately).
+    template <class Self, class F>
+    static void checkpoint_fields(Self& self, F&& f) {
+        f("sketch threshold", self.threshold);
+        f("sketch decay", self.decay);
+        f("sketch decay period", self.decay_period);
+        f("sketch adaptive threshold", self.adaptive_threshold);
+        f("sketch seed", self.seed);
+    }
 };
 
 /// A change of an id's hot row, reported by `insert`.
@@ -153,11 +164,7 @@ public:
     /// rows (in stack order).
     void save_state(io::writer& w) const {
         io::save_fields(w, hasher_);
-        w.value(opts_.threshold);
-        w.value(opts_.decay);
-        w.value(opts_.decay_period);
-        w.value(opts_.adaptive_threshold);
-        w.value(opts_.seed);
+        io::save_fields(w, opts_);
         w.value(threshold_);
         w.value(inserted_);
         for (std::size_t b = 0; b < opts_.buckets; ++b)
@@ -177,11 +184,7 @@ public:
         io::load_fields(r, hasher_);
         const std::size_t opts_at = r.offset();
         hot_sketch_options o = opts_;
-        r.field("sketch threshold", o.threshold);
-        r.field("sketch decay", o.decay);
-        r.field("sketch decay period", o.decay_period);
-        r.field("sketch adaptive threshold", o.adaptive_threshold);
-        r.field("sketch seed", o.seed);
+        io::load_fields(r, o);
         try {
             check(o);
         } catch (const bad_parameter& e) {

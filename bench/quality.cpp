@@ -43,7 +43,7 @@ struct config {
     float lr = 0.2f;
     float table_lr = 5.0f;
     std::size_t phases = 4;
-    std::uint64_t seed = 1;
+    std::vector<std::uint64_t> seeds = {1};
     unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
     std::string results = "bench/quality_results.csv";
     std::string md = "bench/QUALITY.md";
@@ -63,7 +63,9 @@ void usage() {
         "  --scale S         ids = Criteo Kaggle's 33.8M x S (default 0.05: 1.69M ids)\n"
         "  --train N         training samples (default 4000000)\n"
         "  --test N          test samples (default 500000)\n"
-        "  --dim D --batch B --lr X --table-lr X --seed S   as train_dlrm (16, 256, 0.2, 5, 1)\n"
+        "  --dim D --batch B --lr X --table-lr X   as train_dlrm (16, 256, 0.2, 5)\n"
+        "  --seeds a,b,c     seeds (default 1): each draws its own data, initialisation and\n"
+        "                    hashes; the report gives mean ± standard deviation over them\n"
         "  --phases P        drift scenario: phases of popularity (default 4); test = last phase\n"
         "  --jobs J          runs at once (default: the cores)\n"
         "  --results FILE    CSV every finished run is appended to (default "
@@ -106,7 +108,16 @@ config parse(int argc, char** argv) {
         else if (a == "--lr") c.lr = static_cast<float>(number());
         else if (a == "--table-lr") c.table_lr = static_cast<float>(number());
         else if (a == "--phases") c.phases = count();
-        else if (a == "--seed") c.seed = count();
+        else if (a == "--seed") c.seeds = {count()};
+        else if (a == "--seeds") {
+            c.seeds.clear();
+            for (double x : parse_numbers(v, "--seeds")) {
+                if (!(x >= 0) || x != std::floor(x))
+                    throw std::invalid_argument("--seeds: '" + v + "' is not a list of integers");
+                c.seeds.push_back(static_cast<std::uint64_t>(x));
+            }
+            if (c.seeds.empty()) throw std::invalid_argument("--seeds: no seed given");
+        }
         else if (a == "--jobs") c.jobs = static_cast<unsigned>(count());
         else if (a == "--results") c.results = v;
         else if (a == "--md") c.md = v;
@@ -156,6 +167,7 @@ struct row {
     std::string scenario, method;
     double ratio = 0, achieved = 0, bytes = 0, auc = NAN, log_loss = NAN, samples_per_s = 0;
     double table_lr = NAN;  // rate the table trained with
+    std::uint64_t seed = 1;
     std::string note;
     bool ok = false;
 };
@@ -172,7 +184,7 @@ double to_number(const std::string& s) {
 /// Every row of the file, the last one of each (scenario, method, ratio).
 std::vector<row> read_results(const std::string& path) {
     std::ifstream f(path);
-    std::map<std::tuple<std::string, std::string, double>, std::size_t> index;
+    std::map<std::tuple<std::string, std::string, double, std::uint64_t>, std::size_t> index;
     std::vector<row> rows;
     std::string line;
     while (std::getline(f, line)) {
@@ -189,8 +201,10 @@ std::vector<row> read_results(const std::string& path) {
         r.samples_per_s = to_number(v[11]);
         r.note = v[13];
         r.table_lr = v.size() > 14 ? to_number(v[14]) : NAN;
+        r.seed = v.size() > 15 && !v[15].empty() ? static_cast<std::uint64_t>(to_number(v[15])) : 1;
         r.ok = !std::isnan(r.auc);
-        const auto key = std::make_tuple(r.scenario, r.method, r.method == "(scenario)" ? 0.0 : r.ratio);
+        const auto key = std::make_tuple(r.scenario, r.method,
+                                         r.method == "(scenario)" ? 0.0 : r.ratio, r.seed);
         if (auto it = index.find(key); it != index.end()) rows[it->second] = r;
         else {
             index.emplace(key, rows.size());
@@ -234,86 +248,240 @@ int method_rank(const std::string& m) {
     return static_cast<int>(all.size());
 }
 
+/// The runs of one (scenario, method, ratio) over its seeds.
+struct cell {
+    std::string scenario, method;
+    double ratio = 0;
+    std::map<std::uint64_t, row> by_seed;  // seed → run
+
+    /// The finished runs' values of `field`.
+    template <class F>
+    std::vector<double> values(F field) const {
+        std::vector<double> v;
+        for (const auto& [seed, r] : by_seed)
+            if (r.ok) v.push_back(field(r));
+        return v;
+    }
+    /// The first run's note (why a cell is n/a).
+    std::string note() const { return by_seed.empty() ? "" : by_seed.begin()->second.note; }
+};
+
+double mean(const std::vector<double>& v) {
+    if (v.empty()) return NAN;
+    double s = 0;
+    for (double x : v) s += x;
+    return s / double(v.size());
+}
+
+/// Sample standard deviation (0 for fewer than 2 values).
+double stdev(const std::vector<double>& v) {
+    if (v.size() < 2) return 0;
+    const double m = mean(v);
+    double s = 0;
+    for (double x : v) s += (x - m) * (x - m);
+    return std::sqrt(s / double(v.size() - 1));
+}
+
+/// "0.7253 ± 0.0004" (the ± part only with several seeds).
+std::string mean_sd(const std::vector<double>& v, int digits = 4) {
+    if (v.empty()) return "n/a";
+    std::string out = fixed(mean(v), digits);
+    if (v.size() > 1) out += " ± " + fixed(stdev(v), digits);
+    return out;
+}
+
+/// The cells of `rows` (runs only), in report order.
+std::vector<cell> cells_of(const std::vector<row>& rows) {
+    std::map<std::tuple<std::string, int, double, std::string>, cell> m;
+    for (const row& r : rows) {
+        if (r.method == "(scenario)") continue;
+        cell& c = m[std::make_tuple(r.scenario, method_rank(r.method), r.ratio, r.method)];
+        c.scenario = r.scenario;
+        c.method = r.method;
+        c.ratio = r.ratio;
+        c.by_seed[r.seed] = r;
+    }
+    std::vector<cell> out;
+    for (auto& [key, c] : m) out.push_back(std::move(c));
+    return out;
+}
+
+/// Paired differences `a − b` of AUC over the seeds both finished.
+std::vector<double> paired(const cell& a, const cell& b) {
+    std::vector<double> d;
+    for (const auto& [seed, ra] : a.by_seed) {
+        const auto it = b.by_seed.find(seed);
+        if (ra.ok && it != b.by_seed.end() && it->second.ok) d.push_back(ra.auc - it->second.auc);
+    }
+    return d;
+}
+
+/// "+0.0012 ± 0.0003 ✓": the mean paired difference, its spread, and whether it is called
+/// (|mean| above the spread, with at least 2 seeds): ✓ above, ✗ below, ≈ not called.
+std::string difference(const std::vector<double>& d) {
+    if (d.empty()) return "";
+    const double m = mean(d), sd = stdev(d);
+    std::string out = (m >= 0 ? "+" : "") + fixed(m, 4);
+    if (d.size() > 1) out += " ± " + fixed(sd, 4);
+    out += d.size() < 2 || std::fabs(m) <= sd ? " ≈" : m > 0 ? " ✓" : " ✗";
+    return out;
+}
+
 void write_markdown(const std::string& path, const std::vector<row>& rows,
                     const std::vector<std::string>& scenarios) {
     std::ofstream md(path);
     md << "# DLRM quality by compression method\n\n"
-          "Test AUC and log-loss of the DLRM example (`examples/dlrm/`: bottom MLP 13-64-16, dot\n"
-          "interaction, top MLP 367-64-1) after **one epoch of SGD** with each embedding table of\n"
-          "embtab, at compression ratios of the fp32 full table (budget = n·d·4 / ratio, rows +\n"
+          "Test AUC and log-loss of the DLRM application (`examples/dlrm/`: bottom MLP 13-64-d, dot\n"
+          "interaction, top MLP to one logit) after **one epoch of SGD** with each embedding table\n"
+          "of embtab, at compression ratios of the fp32 full table (budget = n·d·4 / ratio, rows +\n"
           "optimizer state + sketches/maps, as `memory_bytes().total()` counts). `full`, `fp16` and\n"
           "`int8` have the ratio of their storage. *n/a*: the method cannot be built in that budget\n"
           "(its planner says so). *optimum*: the generator's hidden model scoring the test set with\n"
-          "the true click probabilities. Generated by `bench/quality.cpp` (`bash bench/quality.sh`);\n"
-          "the plot is `quality.svg`.\n\n![AUC against compression](quality.svg)\n";
+          "the true click probabilities. Each cell is the mean ± standard deviation over the seeds\n"
+          "(each seed draws its own data, initialisation and hashes). Differences are paired by\n"
+          "seed and *called* only when their mean is larger than their standard deviation:\n"
+          "✓ (better), ✗ (worse); ≈ is not called. Generated by `bench/quality.cpp`\n"
+          "(`bash bench/quality.sh`); the plot (`quality.svg`) shows the means.\n\n"
+          "![AUC against compression](quality.svg)\n";
+    const std::vector<cell> cells = cells_of(rows);
+    const auto find_cell = [&](const std::string& sc, const std::string& m, double q) -> const cell* {
+        for (const cell& c : cells)
+            if (c.scenario == sc && c.method == m && (find_method(m).fixed_ratio || c.ratio == q))
+                return &c;
+        return nullptr;
+    };
     for (const std::string& sc : scenarios) {
-        std::vector<row> runs;
-        const row* meta = nullptr;
-        for (const row& r : rows) {
-            if (r.scenario != sc) continue;
-            if (r.method == "(scenario)") meta = &r;
-            else runs.push_back(r);
-        }
+        std::vector<const row*> metas;
+        for (const row& r : rows)
+            if (r.scenario == sc && r.method == "(scenario)") metas.push_back(&r);
+        std::vector<const cell*> runs;
+        for (const cell& c : cells)
+            if (c.scenario == sc) runs.push_back(&c);
         if (runs.empty()) continue;
-        const double base_lr = meta ? meta->table_lr : NAN;
-        const auto mark = [&](const row& r) {
-            return r.ok && r.table_lr < base_lr ? std::string("*") : std::string();
-        };
-        std::stable_sort(runs.begin(), runs.end(), [](const row& a, const row& b) {
-            return method_rank(a.method) != method_rank(b.method)
-                       ? method_rank(a.method) < method_rank(b.method)
-                       : a.ratio < b.ratio;
-        });
         md << "\n## " << sc << "\n\n";
-        if (meta) md << meta->note << "\n\nOptimum AUC " << fixed(meta->auc, 4) << ", log-loss "
-                     << fixed(meta->log_loss, 4) << ".\n\n";
-        // AUC matrix
+        if (!metas.empty()) {
+            std::vector<double> optimum;
+            std::string seeds;
+            for (const row* m : metas) {
+                optimum.push_back(m->auc);
+                seeds += (seeds.empty() ? "" : ", ") + std::to_string(m->seed);
+            }
+            md << metas.front()->note << "\n\nSeeds: " << seeds << ". Optimum AUC "
+               << mean_sd(optimum) << ".\n\n";
+        }
         std::set<double> ratios;
-        for (const row& r : runs)
-            if (!find_method(r.method).fixed_ratio) ratios.insert(r.ratio);
+        for (const cell* c : runs)
+            if (!find_method(c->method).fixed_ratio) ratios.insert(c->ratio);
+        const auto cell_text = [](const cell& c) {
+            const auto auc = c.values([](const row& r) { return r.auc; });
+            if (!auc.empty()) return mean_sd(auc);
+            return c.note().rfind("training diverged", 0) == 0 ? std::string("diverged")
+                                                                : std::string("n/a");
+        };
         md << "| AUC | own ratio |";
         for (double q : ratios) md << " " << format_ratio(q) << " |";
         md << "\n|---|---|";
         for (std::size_t i = 0; i < ratios.size(); ++i) md << "---|";
         md << "\n";
         std::vector<std::string> seen;
-        for (const row& r : runs) {
-            if (std::find(seen.begin(), seen.end(), r.method) != seen.end()) continue;
-            seen.push_back(r.method);
-            md << "| " << r.method << " |";
-            const bool fixed_ratio = find_method(r.method).fixed_ratio;
-            md << " " << (fixed_ratio ? fixed(r.auc, 4) + mark(r) : "") << " |";
+        for (const cell* c : runs) {
+            if (std::find(seen.begin(), seen.end(), c->method) != seen.end()) continue;
+            seen.push_back(c->method);
+            const bool fixed_ratio = find_method(c->method).fixed_ratio;
+            md << "| " << c->method << " | " << (fixed_ratio ? cell_text(*c) : "") << " |";
             for (double q : ratios) {
-                std::string cell;
-                for (const row& x : runs)
-                    if (x.method == r.method && x.ratio == q && !fixed_ratio)
-                        cell = x.ok ? fixed(x.auc, 4) + mark(x) : (x.note.rfind("training diverged", 0) == 0 ? "diverged" : "n/a");
-                md << " " << cell << " |";
+                const cell* x = fixed_ratio ? nullptr : find_cell(sc, c->method, q);
+                md << " " << (x ? cell_text(*x) : "") << " |";
             }
             md << "\n";
         }
-        if (std::any_of(runs.begin(), runs.end(), [&](const row& r) { return !mark(r).empty(); }))
-            md << "\n\\* diverged at the table rate of this scenario (" << fixed(base_lr, 3)
-               << "); trained again at a fifth of it.\n";
-        md << "\n| method | ratio asked | ratio | bytes | AUC | log-loss | samples/s |\n"
-              "|---|---:|---:|---:|---:|---:|---:|\n";
-        for (const row& r : runs) {
-            md << "| " << r.method << " | " << format_ratio(r.ratio) << " | ";
-            if (r.ok)
-                md << format_ratio(r.achieved) << " | " << format_bytes(r.bytes) << " | "
-                   << fixed(r.auc, 4) << mark(r) << " | " << fixed(r.log_loss, 4) << " | "
-                   << progress::si(r.samples_per_s) << " |\n";
-            else
-                md << "n/a | n/a | " << (r.note.rfind("training diverged", 0) == 0 ? "diverged" : "n/a")
-                   << " | n/a | n/a |\n";
+        // paired differences: every method against hash; CAFE against the baselines
+        const auto diff_table = [&](const std::string& title, const std::vector<std::string>& as,
+                                    const std::vector<std::string>& bs) {
+            std::string body;
+            for (const std::string& a : as)
+                for (const std::string& b : bs) {
+                    if (a == b) continue;
+                    std::string line = "| " + a + " − " + b + " |";
+                    bool any = false;
+                    for (double q : ratios) {
+                        const cell* x = find_cell(sc, a, q);
+                        const cell* y = find_cell(sc, b, q);
+                        const std::string d = x && y ? difference(paired(*x, *y)) : "";
+                        any = any || !d.empty();
+                        line += " " + d + " |";
+                    }
+                    if (any) body += line + "\n";
+                }
+            if (body.empty()) return;
+            md << "\n" << title << "\n\n| Δ AUC |";
+            for (double q : ratios) md << " " << format_ratio(q) << " |";
+            md << "\n|---|";
+            for (std::size_t i = 0; i < ratios.size(); ++i) md << "---|";
+            md << "\n" << body;
+        };
+        std::vector<std::string> others, cafes;
+        for (const std::string& m : seen) {
+            if (m != "hash" && !find_method(m).fixed_ratio) others.push_back(m);
+            if (m.rfind("cafe", 0) == 0) cafes.push_back(m);
         }
+        diff_table("Against the hashing trick (paired by seed):", others, {"hash"});
+        diff_table("CAFE against the other baselines and the offline oracle (`freqsplit`):", cafes,
+                   {"multihash", "hash_perfield", "freqsplit"});
+        md << "\n| method | ratio asked | ratio | bytes | AUC | log-loss | samples/s | seeds |\n"
+              "|---|---:|---:|---:|---:|---:|---:|---:|\n";
+        for (const cell* c : runs) {
+            const auto auc = c->values([](const row& r) { return r.auc; });
+            md << "| " << c->method << " | " << format_ratio(c->ratio) << " | ";
+            if (auc.empty()) {
+                md << "n/a | n/a | " << cell_text(*c) << " | n/a | n/a | " << c->by_seed.size()
+                   << " |\n";
+                continue;
+            }
+            md << format_ratio(mean(c->values([](const row& r) { return r.achieved; }))) << " | "
+               << format_bytes(mean(c->values([](const row& r) { return r.bytes; }))) << " | "
+               << mean_sd(auc) << " | "
+               << fixed(mean(c->values([](const row& r) { return r.log_loss; })), 4) << " | "
+               << progress::si(mean(c->values([](const row& r) { return r.samples_per_s; })))
+               << " | " << auc.size() << " |\n";
+        }
+        std::string why;
+        for (const cell* c : runs)
+            if (c->values([](const row& r) { return r.auc; }).empty() && !c->note().empty())
+                why += "- " + c->method + " " + format_ratio(c->ratio) + ": " + c->note() + "\n";
+        if (!why.empty()) md << "\nWhy cells are n/a:\n\n" << why;
     }
+}
+
+/// One row a cell (and a scenario), holding the means over seeds: what the plot draws.
+std::vector<row> means_of(const std::vector<row>& rows) {
+    std::vector<row> out;
+    for (const cell& c : cells_of(rows)) {
+        row r = c.by_seed.begin()->second;
+        const auto auc = c.values([](const row& x) { return x.auc; });
+        r.ok = !auc.empty();
+        r.auc = mean(auc);
+        r.achieved = mean(c.values([](const row& x) { return x.achieved; }));
+        out.push_back(r);
+    }
+    std::map<std::string, std::vector<double>> optimum;
+    for (const row& r : rows)
+        if (r.method == "(scenario)") optimum[r.scenario].push_back(r.auc);
+    for (const auto& [sc, v] : optimum) {
+        row r;
+        r.scenario = sc;
+        r.method = "(scenario)";
+        r.auc = mean(v);
+        out.push_back(r);
+    }
+    return out;
 }
 
 void write_svg(const std::string& path, const std::vector<row>& rows,
                const std::vector<std::string>& scenarios) {
     static const char* colors[] = {"#000000", "#7f7f7f", "#bcbd22", "#1f77b4", "#17becf", "#9467bd",
-                                   "#8c564b", "#2ca02c", "#d62728", "#ff7f0e", "#e377c2"};
+                                   "#8c564b", "#2ca02c", "#d62728", "#ff7f0e", "#e377c2", "#393b79",
+                                   "#ad494a", "#637939", "#7b4173"};
     const double panel_w = 420, panel_h = 300, left = 60, top = 40, gap = 70, legend_w = 130;
     const double width = left + scenarios.size() * (panel_w + gap) + legend_w, height = top + panel_h + 60;
     std::ostringstream s;
@@ -407,7 +575,7 @@ void render(const config& c) {
             }
     if (scenarios.empty()) throw std::runtime_error("no results in " + c.results);
     write_markdown(c.md, rows, scenarios);
-    write_svg(c.svg, rows, scenarios);
+    write_svg(c.svg, means_of(rows), scenarios);
     std::cerr << "wrote " << c.md << " and " << c.svg << " from " << c.results << "\n";
 }
 
@@ -418,42 +586,46 @@ int run(const config& c) {
     }
     {
         std::ifstream probe(c.results);
-        if (!probe) std::ofstream(c.results) << csv_header() << "\n";
+        if (!probe) std::ofstream(c.results) << csv_header() << ",seed\n";
     }
-    for (const std::string& sc : c.scenarios) {
-        const bool drift = sc == "drift";
-        if (!c.quiet) std::cerr << sc << ": generating data...\n";
-        const data_setup data = synthetic_setup(c.scale, c.train, c.test, drift ? c.phases : 1, c.seed);
-        {
-            std::ofstream out(c.results, std::ios::app);
-            out << sc << ",(scenario),0,,,,,," << data.optimum_auc << "," << data.optimum_log_loss
-                << ",,,,"
-                << quote(data.description + ". Model: batch " + std::to_string(c.batch) +
-                         ", d = " + std::to_string(c.dim) + ", SGD lr " + fixed(c.lr, 3) +
-                         " (MLPs) / " + fixed(c.table_lr, 3) + " (tables). Command: `" + c.command +
-                         "`. Run " + utc_now() + " on " + machine() + ".")
-                << "," << c.table_lr << "\n";
+    for (const std::string& sc : c.scenarios)
+        for (const std::uint64_t seed : c.seeds) {
+            const bool drift = sc == "drift";
+            if (!c.quiet) std::cerr << sc << ", seed " << seed << ": generating data...\n";
+            const data_setup data =
+                synthetic_setup(c.scale, c.train, c.test, drift ? c.phases : 1, seed);
+            {
+                std::ofstream out(c.results, std::ios::app);
+                out << sc << ",(scenario),0,,,,,," << data.optimum_auc << ","
+                    << data.optimum_log_loss << ",,,,"
+                    << quote(data.description + ". Model: batch " + std::to_string(c.batch) +
+                             ", d = " + std::to_string(c.dim) + ", SGD lr " + fixed(c.lr, 3) +
+                             " (MLPs) / " + fixed(c.table_lr, 3) + " (tables). Command: `" +
+                             c.command + "`. Run " + utc_now() + " on " + machine() + ".")
+                    << "," << c.table_lr << "," << seed << "\n";
+            }
+            experiment ex;
+            ex.train = &data.train;
+            ex.test = &data.test;
+            ex.field_sizes = data.field_sizes;
+            ex.model.dim = c.dim;
+            ex.model.seed = seed;
+            ex.training.batch = c.batch;
+            ex.training.lr = c.lr;
+            ex.table_lr = c.table_lr;
+            const auto jobs = make_jobs(c.methods, c.ratios, c.dim);
+            progress report(jobs.size() * data.train.size, jobs.size(), !c.quiet, 5.0);
+            const auto results = run_grid(jobs, ex, c.jobs, &report, [&](const run_result& r) {
+                std::ofstream(c.results, std::ios::app) << csv_row(sc, r) << "," << seed << "\n";
+                if (!c.quiet)
+                    std::cerr << sc << " seed " << seed << " " << r.method << " "
+                              << format_ratio(r.ratio) << ": "
+                              << (r.ok() ? "AUC " + fixed(r.auc, 4) : std::string("n/a")) << "\n";
+            });
+            std::cout << "\n" << sc << ": " << data.description << "\n";
+            print_results(std::cout, results, data.optimum_auc, data.optimum_log_loss, c.table_lr);
+            render(c);  // the report so far, so that a long run can be read while it goes on
         }
-        experiment ex;
-        ex.train = &data.train;
-        ex.test = &data.test;
-        ex.field_sizes = data.field_sizes;
-        ex.model.dim = c.dim;
-        ex.model.seed = c.seed;
-        ex.training.batch = c.batch;
-        ex.training.lr = c.lr;
-        ex.table_lr = c.table_lr;
-        const auto jobs = make_jobs(c.methods, c.ratios, c.dim);
-        progress report(jobs.size() * data.train.size, jobs.size(), !c.quiet, 5.0);
-        const auto results = run_grid(jobs, ex, c.jobs, &report, [&](const run_result& r) {
-            std::ofstream(c.results, std::ios::app) << csv_row(sc, r) << "\n";
-            if (!c.quiet)
-                std::cerr << sc << " " << r.method << " " << format_ratio(r.ratio) << ": "
-                          << (r.ok() ? "AUC " + fixed(r.auc, 4) : std::string("n/a")) << "\n";
-        });
-        std::cout << "\n" << sc << ": " << data.description << "\n";
-        print_results(std::cout, results, data.optimum_auc, data.optimum_log_loss, c.table_lr);
-    }
     render(c);
     return 0;
 }

@@ -185,6 +185,7 @@ TEST_CASE("methods: every method fits its budget or says it cannot", "[examples]
         ++count_calls;
         return counts;
     };
+    req.sample_counts = [&]() -> const std::vector<std::uint32_t>& { return counts; };
     std::map<std::string, int> built;
     for (const embtab_dlrm::method_info& m : embtab_dlrm::all_methods()) {
         for (double ratio : {2.0, 10.0, 100.0, 1000.0}) {
@@ -198,6 +199,9 @@ TEST_CASE("methods: every method fits its budget or says it cannot", "[examples]
                 if (m.fixed_ratio)
                     CHECK(req.full_bytes() / bytes ==
                           Approx(embtab_dlrm::storage_ratio(m.name, req.dim)).epsilon(0.01));
+                else if (m.name == std::string("hash_perfield"))  // the paper's ceil: ≤ a row a field over
+                    CHECK(t.memory_bytes().total() <=
+                          req.budget() + req.field_sizes.size() * embtab::f32::row_bytes(req.dim));
                 else
                     CHECK(t.memory_bytes().total() <= req.budget());
                 ++built[m.name];
@@ -210,6 +214,10 @@ TEST_CASE("methods: every method fits its budget or says it cannot", "[examples]
     CHECK(built["hash"] == 4);
     CHECK(built["cafe"] == 4);
     CHECK(built["cafe_int8"] >= 3);
+    CHECK(built["cafe_nodata"] == 4);
+    CHECK(built["cafe_paper"] == 4);
+    CHECK(built["cafe_multihash"] == 4);
+    CHECK(built["hash_perfield"] == 4);
     CHECK(built["qr"] >= 2);
     CHECK(built["mde"] >= 1);
     CHECK(built["mde"] < 4);  // 1000x leaves less than one value per id
@@ -251,4 +259,27 @@ TEST_CASE("trainer: a tiny run learns, and n/a cells are reported", "[examples][
     CHECK_FALSE(results[1].ok());  // QR cannot reach 100000x
     CHECK_FALSE(results[1].diverged());
     CHECK_THAT(embtab_dlrm::csv_row("s", results[1]), Catch::Matchers::ContainsSubstring("qr"));
+}
+
+TEST_CASE("hash_perfield: a table a field, ceil(n_f / ratio) rows, local id mod rows",
+          "[examples][dlrm]") {
+    const std::vector<std::uint64_t> sizes = {10, 3, 25};
+    embtab_dlrm::field_hash_table t(sizes, 4.0, 2, embtab::sgd{1.0f}, 1);
+    // rows: ceil(10/4) = 3, ceil(3/4) = 1, ceil(25/4) = 7
+    REQUIRE(t.memory_bytes().total() == (3 + 1 + 7) * 2 * sizeof(float));
+    const auto vec = [&](std::int64_t id) {
+        std::vector<float> v(2);
+        const std::vector<std::int64_t> ids = {id};
+        t.lookup(ids, embtab::matrix_view<float>(v.data(), 1, 2));
+        return v;
+    };
+    // field 0: ids 0..9, local % 3; field 1: ids 10..12 all one row; field 2: ids 13..37, % 7
+    CHECK(vec(0) == vec(3));
+    CHECK(vec(1) == vec(7));
+    CHECK(vec(0) != vec(1));
+    CHECK(vec(10) == vec(12));
+    CHECK(vec(13) == vec(20));
+    CHECK(vec(13) != vec(0));
+    CHECK(vec(13) != vec(10));
+    CHECK_THROWS_AS(vec(38), embtab::id_out_of_range);
 }

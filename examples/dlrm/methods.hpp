@@ -10,6 +10,8 @@
 
 #include <embtab/embtab.hpp>
 
+#include "field_hash_table.hpp"
+
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -38,11 +40,17 @@ inline const std::vector<method_info>& all_methods() {
         {"multihash", "multiple hashing: sum of k = 2 rows of one shared table", false},
         {"qr", "quotient-remainder, element-wise product of Q[id/c] and R[id mod c]", false},
         {"mde", "mixed dimension: one block a field, planner widths, learned projections", false},
-        {"freqsplit", "offline frequency split: most frequent ids (counted in advance) own rows, "
-                      "the rest hashed", false},
-        {"cafe", "CAFE: HotSketch-chosen hot rows + hashed shared table", false},
+        {"freqsplit", "offline frequency split (the oracle): exactly counted ids own rows, "
+                      "the rest hashed, split by plan/hot_split.hpp", false},
+        {"hash_perfield", "the CAFE paper's hash baseline: a table a field, ceil(n_f/ratio) rows, "
+                          "local id mod rows", false},
+        {"cafe", "CAFE: HotSketch-chosen hot rows + hashed shared table, sized from a 5% sample",
+         false},
+        {"cafe_nodata", "CAFE sized without data (shared fraction 0.5)", false},
+        {"cafe_paper", "CAFE sized as the paper (its T and r by ratio, fixed T, decay 0.99)", false},
         {"cafe_int8", "CAFE with an int8 row-wise hot table", false},
         {"cafe_medium", "CAFE with the medium tier (two shared rows for medium ids)", false},
+        {"cafe_multihash", "CAFE with a 2-hash shared table", false},
     };
     return m;
 }
@@ -68,6 +76,9 @@ struct table_request {
     /// Training-set occurrences of every global id (`n` counts); called by `freqsplit` only,
     /// so a first pass over the data is made only when it is needed.
     std::function<const std::vector<std::uint32_t>&()> counts;
+    /// Occurrences of every global id in the first 5% of the training stream: what an online
+    /// method may know in advance (yesterday's traffic); called by the `cafe` methods.
+    std::function<const std::vector<std::uint32_t>&()> sample_counts;
 
     /// n: all ids.
     std::uint64_t ids() const noexcept {
@@ -123,34 +134,57 @@ inline embtab::any_table make_table(const std::string& method, const table_reque
         std::vector<std::size_t> rows(req.field_sizes.begin(), req.field_sizes.end());
         return any_table(plan_mixed_dim<f32, sgd>(rows, d, budget).make(opt, req.seed), method);
     }
-    if (method == "freqsplit") {
-        if (!req.counts) throw bad_parameter("make_table: freqsplit needs the id counts");
-        const std::vector<std::uint32_t>& counts = req.counts();
-        if (counts.size() != n)
-            throw bad_parameter("make_table: freqsplit got " + std::to_string(counts.size()) +
+    if (method == "hash_perfield")
+        return any_table(field_hash_table(req.field_sizes, req.ratio, d, opt, req.seed), method);
+    const auto counted = [&](const auto& source, const char* what) -> const std::vector<std::uint32_t>& {
+        if (!source) throw bad_parameter(std::string("make_table: ") + method + " needs " + what);
+        const std::vector<std::uint32_t>& c = source();
+        if (c.size() != n)
+            throw bad_parameter("make_table: " + method + " got " + std::to_string(c.size()) +
                                 " counts for " + std::to_string(n) + " ids");
-        return any_table(plan_frequency_split<f32, sgd>(counts, d, budget).make(opt, req.seed),
+        return c;
+    };
+    if (method == "freqsplit") {
+        // the hot share by the same marginal-value rule CAFE is sized by, on exact counts
+        const std::vector<std::uint32_t>& counts = counted(req.counts, "the id counts");
+        const std::size_t row = f32::row_bytes(d);
+        const std::size_t per_hot = row + detail::flat_id_map<std::uint32_t>::bytes_for(1 << 20) / (1 << 20);
+        const std::size_t hot = best_hot_split(counts, budget, per_hot, row, 64).hot_rows;
+        const double fraction = std::min(1.0, double(hot * per_hot) / double(budget));
+        return any_table(plan_frequency_split<f32, sgd>(counts, d, budget, fraction).make(opt, req.seed),
                          method);
     }
-    if (method == "cafe")
+    if (method == "cafe_nodata")
         return any_table(plan_cafe<f32, sgd, f32, sgd>(n, d, budget).make<f32, f32>(opt, req.seed),
                          method);
+    if (method == "cafe_paper") {
+        cafe_plan_options o;
+        o.paper_table = true;
+        return any_table(plan_cafe<f32, sgd, f32, sgd>(n, d, budget, o).make<f32, f32>(opt, req.seed),
+                         method);
+    }
+    const std::vector<std::uint32_t>& sample = counted(req.sample_counts, "a sample's id counts");
+    if (method == "cafe")
+        return any_table(
+            plan_cafe_from_counts<f32, sgd, f32, sgd>(sample, d, budget).make<f32, f32>(opt, req.seed),
+            method);
     if (method == "cafe_int8")
-        return any_table(plan_cafe<int8_rowwise, sgd, f32, sgd>(n, d, budget)
+        return any_table(plan_cafe_from_counts<int8_rowwise, sgd, f32, sgd>(sample, d, budget)
                              .make<int8_rowwise, f32>(opt, req.seed),
                          method);
-    // cafe_medium: the planned CAFE table with the medium tier switched on (same memory: a
-    // medium id uses a second row of the same shared table).
-    const cafe_plan p = plan_cafe<f32, sgd, f32, sgd>(n, d, budget);
+    if (method == "cafe_medium")
+        return any_table(plan_cafe_from_counts<f32, sgd, f32, sgd>(sample, d, budget)
+                             .make<f32, f32>(opt, req.seed, importance::gradient_norm, true),
+                         method);
+    // cafe_multihash: the planned CAFE table over a 2-hash shared table of the same rows
+    const cafe_plan p = plan_cafe_from_counts<f32, sgd, f32, sgd>(sample, d, budget);
     cafe_options o;
-    o.sketch.buckets = p.hot_rows;
-    o.sketch.hot_rows = p.hot_rows;
-    o.sketch.threshold = p.threshold;
+    o.sketch = p.sketch;
     o.sketch.seed = req.seed + 1;
-    o.medium_tier = true;
     hash_table_options h;
     h.rows = p.shared_rows;
     h.dim = d;
+    h.hashes = 2;
     h.seed = req.seed;
     return any_table(make_cafe_table(full_table<f32, sgd>(p.hot_rows, d, opt, req.seed),
                                      hash_table<f32, sgd, xxh3>(h, opt), o),

@@ -150,10 +150,13 @@ dataset load_dataset(Source& source, std::uint64_t max_samples, const id_mapping
     return d;
 }
 
-/// Occurrences of every global id `[0, n)` in `data` (saturating at 2^32 − 1).
-inline std::vector<std::uint32_t> count_ids(const dataset& data, std::uint64_t n) {
+/// Occurrences of every global id `[0, n)` in the first `samples` samples of `data` (all of
+/// them by default), saturating at 2^32 − 1.
+inline std::vector<std::uint32_t> count_ids(const dataset& data, std::uint64_t n,
+                                            std::size_t samples = std::size_t(-1)) {
     std::vector<std::uint32_t> counts(static_cast<std::size_t>(n), 0);
-    for (std::int32_t id : data.ids) {
+    samples = std::min(samples, data.size);
+    for (std::int32_t id : data.ids_of(0, samples)) {
         auto& c = counts[static_cast<std::size_t>(id)];
         if (c != std::numeric_limits<std::uint32_t>::max()) ++c;
     }
@@ -470,6 +473,12 @@ inline std::vector<run_result> run_grid(const std::vector<grid_job>& jobs, const
     base.counts = [&]() -> const std::vector<std::uint32_t>& {
         std::call_once(counted, [&] { counts = count_ids(*ex.train, n); });
         return counts;
+    };
+    std::vector<std::uint32_t> sample;
+    std::once_flag sampled;
+    base.sample_counts = [&]() -> const std::vector<std::uint32_t>& {
+        std::call_once(sampled, [&] { sample = count_ids(*ex.train, n, ex.train->size / 20); });
+        return sample;
     };
     std::atomic<std::size_t> next{0};
     std::mutex done_mutex;

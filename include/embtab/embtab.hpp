@@ -15,6 +15,7 @@
 #include "options.hpp"
 #include "plan/cafe_plan.hpp"
 #include "plan/hash_plans.hpp"
+#include "plan/hot_split.hpp"
 #include "plan/mixed_dim_plan.hpp"
 #include "sketch/hot_sketch.hpp"
 #include "span.hpp"

@@ -1,11 +1,12 @@
 #pragma once
 /// \file io/checkpoint.hpp Checkpoints of any table — parameters, optimizer state and
 /// hyper-parameters, sketch, generator states — in memory (`save_bytes`, `load_bytes`) or in a
-/// file replaced atomically (`save`, `load`). Version 1 of the format, all little-endian:
+/// file replaced atomically (`save`, `load`). Version 2 of the format, all little-endian:
 ///
 ///   offset    size  field
 ///   0         8     magic "EMBTABCK"
-///   8         4     format version (u32, 1)
+///   8         4     format version (u32, 2; version 1 lacked the sketch's minimum
+///                   threshold and score cap, and kept its decay count as a float)
 ///   12        4     signature length L (u32), then L bytes: the table type and its policies,
 ///                   e.g. `cafe_table<full_table<f32,adagrad>,hash_table<f32,adagrad,xxh3>,mix64>`
 ///   16+L      8     payload length P (u64)
@@ -21,13 +22,14 @@
 ///               in the storage's layout), optimizer state (`rows · state_size` floats)
 ///   full        shape: row store.  state: row store
 ///   hash        shape: rows, dim, hashes, combiner, separate, row store.  state: seed, row store
-///   qr          shape: n, c, combiner, Q, R.  state: Q, R
+///   qr          shape: n, c, combiner, scrambled (0/1), scramble key, Q, R.  state: Q, R
 ///   freq. split shape: n, hot count, hot, shared.  state: hot ids (count, sorted (id, row u32)
 ///               pairs), hot, shared
 ///   mixed dim   shape: dim, blocks, (rows store, projection store) per block.  state: the same
 ///   CAFE        shape: importance, medium tier, hot, shared, sketch (buckets, slots, hot rows).
 ///               state: medium score, hot, shared, sketch (threshold, decay, decay period,
-///               adaptive flag, seed, current threshold, decay count, each slot (id u64, score,
+///               adaptive flag, minimum threshold, score cap, seed, current threshold, decay
+///               count (f64), each slot (id u64, score,
 ///               hot row i32, used u8), free hot rows (count, i32 each))
 ///   any_table   the held table's own checkpoint
 ///
@@ -70,7 +72,7 @@ namespace io {
 /// The first 8 bytes of every checkpoint.
 inline constexpr char checkpoint_magic[8] = {'E', 'M', 'B', 'T', 'A', 'B', 'C', 'K'};
 /// The format version written, and the only one read.
-inline constexpr std::uint32_t checkpoint_version = 1;
+inline constexpr std::uint32_t checkpoint_version = 2;
 /// Longest type signature a checkpoint may hold.
 inline constexpr std::size_t max_signature_bytes = 4096;
 

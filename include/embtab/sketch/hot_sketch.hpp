@@ -3,6 +3,7 @@
 /// accumulated importance online, in buckets of a few slots, and hands hot-table rows to them.
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -19,15 +20,23 @@
 
 namespace embtab {
 
-/// Parameters of a `hot_sketch`.
+/// Parameters of a `hot_sketch`. The defaults follow drift and fill the hot table: the
+/// threshold tracks the H-th largest score, scores saturate at `score_cap · T`, and a decay of
+/// δ = 0.7 forgets old traffic, so an id whose traffic stops is demoted within
+/// `ceil(log(score_cap) / log(1/δ)) + 1` decays (6 with the defaults) while T holds.
 struct hot_sketch_options {
     std::size_t buckets = 1024;      ///< w: number of buckets
     std::size_t hot_rows = 1024;     ///< H: rows of the hot table the sketch hands out
-    float threshold = 10;            ///< T: score at which an id is promoted
-    float decay = 0.99f;             ///< δ: scores are multiplied by it at each decay
+    float threshold = 10;            ///< T: score at which an id is promoted (the initial T
+                                     ///< with the adaptive threshold)
+    float decay = 0.7f;              ///< δ: scores are multiplied by it at each decay
     float decay_period = 10;         ///< decay when the score inserted since the last one
-                                     ///< exceeds decay_period · w · T
-    bool adaptive_threshold = false; ///< CAFE+: raise T so that only the top H ids stay hot
+                                     ///< exceeds decay_period · w · threshold (the initial T)
+    bool adaptive_threshold = true;  ///< at each decay T becomes the H-th largest score (never
+                                     ///< below min_threshold): the top H ids hold the hot rows
+    float min_threshold = 1;         ///< the adaptive threshold's floor
+    float score_cap = 8;             ///< scores saturate at score_cap · T (0: no cap), which
+                                     ///< bounds how long a stale hot id stays hot
     std::uint64_t seed = 0;          ///< seed of the bucket hash
 
     /// Calls `f(name, field)` on each parameter a checkpoint keeps (the shape, `buckets` and
@@ -38,6 +47,8 @@ struct hot_sketch_options {
         f("sketch decay", self.decay);
         f("sketch decay period", self.decay_period);
         f("sketch adaptive threshold", self.adaptive_threshold);
+        f("sketch minimum threshold", self.min_threshold);
+        f("sketch score cap", self.score_cap);
         f("sketch seed", self.seed);
     }
 };
@@ -92,10 +103,15 @@ public:
     /// Adds `score` to `id`'s importance (Space-Saving replacement of the weakest cold slot when
     /// its bucket is full; hot ids are never evicted). Promotions and demotions it causes are
     /// appended to `events`.
+    /// A score that is negative, NaN or infinite is ignored: nothing non-finite enters the
+    /// sketch.
     void insert(std::uint64_t id, float score, std::vector<hot_event>& events) {
+        if (!(score >= 0 && score <= std::numeric_limits<float>::max())) return;
         bucket& b = at(bucket_of(id));
         std::size_t i = find_or_claim(b, id, score);
         if (i == Slots) return;  // dropped: the weakest slot is hot
+        if (opts_.score_cap > 0)
+            b.slots[i].score = std::min(b.slots[i].score, opts_.score_cap * threshold_);
         i = bubble_up(b, i);
         slot& s = b.slots[i];
         if (s.hot_row == cold && s.score >= threshold_ && !free_rows_.empty()) {
@@ -104,12 +120,11 @@ public:
             events.push_back({s.id, static_cast<std::int32_t>(s.hot_row), true});
         }
         inserted_ += score;
-        if (inserted_ > opts_.decay_period * static_cast<float>(opts_.buckets) * threshold_)
-            decay(events);
+        if (inserted_ > decay_every()) decay(events);
     }
 
-    /// Multiplies every score by δ, demotes hot ids below the threshold (after raising it, with
-    /// the adaptive option), gives the freed rows to the strongest cold ids at or above the
+    /// Multiplies every score by δ, demotes hot ids below the threshold (after moving it to the
+    /// H-th largest score, with the adaptive option), gives the freed rows to the strongest cold ids at or above the
     /// threshold, and restarts the decay count.
     void decay(std::vector<hot_event>& events) {
         inserted_ = 0;
@@ -143,6 +158,13 @@ public:
     const hot_sketch_options& options() const noexcept { return opts_; }
     /// Bytes of one bucket.
     static constexpr std::size_t bucket_bytes = Slots * 16;
+    /// Slots a bucket.
+    static constexpr std::size_t slots = Slots;
+    /// Score inserted between two decays: decay_period · w · the initial threshold (a fixed
+    /// amount, so that an adaptive threshold cannot stretch or shrink the period).
+    double decay_every() const noexcept {
+        return double(opts_.decay_period) * double(opts_.buckets) * double(opts_.threshold);
+    }
     /// Bytes of the buckets and the free-row list.
     memory_usage memory_bytes() const noexcept {
         return {0, 0, opts_.buckets * sizeof(bucket) + opts_.hot_rows * sizeof(std::int32_t)};
@@ -193,9 +215,13 @@ public:
         opts_ = o;
         const std::size_t threshold_at = r.offset();
         threshold_ = r.value<float>("sketch current threshold");
-        if (!(threshold_ > 0))
-            r.fail_at(threshold_at, "sketch current threshold is ", threshold_, "; it must be > 0");
-        inserted_ = r.value<float>("sketch decay count");
+        if (!(threshold_ > 0 && threshold_ <= std::numeric_limits<float>::max()))
+            r.fail_at(threshold_at, "sketch current threshold is ", threshold_,
+                      "; it must be finite and > 0");
+        const std::size_t inserted_at = r.offset();
+        inserted_ = r.value<double>("sketch decay count");
+        if (!(inserted_ >= 0 && inserted_ <= std::numeric_limits<double>::max()))
+            r.fail_at(inserted_at, "sketch decay count is ", inserted_, "; it must be finite and >= 0");
         constexpr std::size_t slot_bytes = 8 + 4 + 4 + 1;
         r.require_items(opts_.buckets, Slots * slot_bytes, "sketch buckets");
         std::vector<unsigned char> taken(opts_.hot_rows, 0);  // hot rows seen so far
@@ -206,6 +232,8 @@ public:
                 const std::size_t slot_at = r.offset();
                 const auto id = r.value<std::uint64_t>("slot id");
                 const auto score = r.value<float>("slot score");
+                if (!(score >= 0 && score <= std::numeric_limits<float>::max()))
+                    r.fail_at(slot_at, "slot score is ", score, "; it must be finite and >= 0");
                 const auto hot_row = r.value<std::int32_t>("slot hot row");
                 const auto used = r.value<std::uint8_t>("slot flag");
                 if (used > 1) r.fail_at(slot_at, "slot flag is ", +used, "; it must be 0 or 1");
@@ -276,6 +304,12 @@ private:
             detail::fail<bad_parameter>("hot_sketch decay must be in (0, 1]; got ", o.decay);
         if (!(o.decay_period > 0))
             detail::fail<bad_parameter>("hot_sketch decay_period must be > 0; got ", o.decay_period);
+        if (!(o.min_threshold > 0 && o.min_threshold <= o.threshold))
+            detail::fail<bad_parameter>("hot_sketch min_threshold must be in (0, threshold = ",
+                                        o.threshold, "]; got ", o.min_threshold);
+        if (!(o.score_cap == 0 || (o.score_cap >= 1 && std::isfinite(o.score_cap))))
+            detail::fail<bad_parameter>("hot_sketch score_cap must be 0 (none) or a finite "
+                                        "number >= 1; got ", o.score_cap);
         return o;
     }
     /// Bucket of `id`: the hash scaled into [0, w) by a multiply (Lemire's fast range), not a
@@ -335,17 +369,21 @@ private:
             events.push_back({s.id, static_cast<std::int32_t>(s.hot_row), true});
         }
     }
-    /// Sets T to the H-th largest score when more than 1.2·H ids have reached T.
+    /// Sets T to the H-th largest score (the smallest when fewer than H ids are held), never
+    /// below min_threshold: the hot rows go to the top H ids, and none stays idle while there
+    /// are ids to give it to.
     void adapt_threshold() {
+        const std::size_t h = opts_.hot_rows;
+        if (h == 0) return;
         scores_.clear();
         for (std::size_t b = 0; b < opts_.buckets; ++b)
             for (const slot& s : at(b).slots)
-                if (s.used && s.score >= threshold_) scores_.push_back(s.score);
-        const std::size_t h = opts_.hot_rows;
-        if (h == 0 || scores_.size() * 5 <= h * 6) return;
-        std::nth_element(scores_.begin(), scores_.begin() + (h - 1), scores_.end(),
+                if (s.used) scores_.push_back(s.score);
+        if (scores_.empty()) return;
+        const std::size_t k = std::min(h, scores_.size()) - 1;
+        std::nth_element(scores_.begin(), scores_.begin() + std::ptrdiff_t(k), scores_.end(),
                          std::greater<float>());
-        threshold_ = scores_[h - 1];
+        threshold_ = std::max(opts_.min_threshold, scores_[k]);
     }
 
     hot_sketch_options opts_;
@@ -355,7 +393,7 @@ private:
     std::vector<float> scores_;            // scratch of adapt_threshold
     std::vector<std::pair<float, std::size_t>> candidates_;  // scratch of promote_strongest
     float threshold_;
-    float inserted_ = 0;  // score inserted since the last decay
+    double inserted_ = 0;  // score inserted since the last decay
 };
 
 }  // namespace embtab

@@ -1,6 +1,7 @@
 #pragma once
 /// \file tables/qr_table.hpp Quotient–remainder compositional embeddings (Shi et al., KDD 2020):
-/// id → (id / c, id mod c), two small tables, and a combiner.
+/// id → (id / c, id mod c), two small tables, and a combiner; optionally over a scrambled id
+/// space, so that neighbouring ids do not share a quotient row.
 
 #include <algorithm>
 #include <cstddef>
@@ -16,6 +17,7 @@
 #include "../detail/validate.hpp"
 #include "../errors.hpp"
 #include "../fwd.hpp"
+#include "../hash/permutation.hpp"
 #include "../io/byte_io.hpp"
 #include "../memory.hpp"
 #include "../traits.hpp"
@@ -72,9 +74,16 @@ public:
     using r_table_type = RTable;
 
     /// Ids `[0, n)` with `c` remainders (`collisions`), parts `q` and `r` combined by `combine`.
+    /// With `scramble`, an id is first mapped by the permutation of `[0, n)` drawn by
+    /// `scramble_key` (hash/permutation.hpp): ids `k·c … k·c + c − 1` — in a global id space
+    /// made of consecutive field ranges, often a whole small field — no longer share `Q[k]`,
+    /// and every id still has its own (q, r) pair.
     qr_table(std::uint64_t n, std::uint64_t c, QTable q, RTable r,
-             qr_combine combine = qr_combine::product)
-        : n_(n), c_(c), combine_(combine), q_(std::move(q)), r_(std::move(r)) {
+             qr_combine combine = qr_combine::product, bool scramble = false,
+             std::uint64_t scramble_key = 0)
+        : n_(n), c_(c), combine_(combine),
+          perm_(scramble ? id_permutation(n, scramble_key) : id_permutation()),
+          q_(std::move(q)), r_(std::move(r)) {
         if (n == 0) detail::fail<bad_parameter>("qr_table: n (ids) is 0; it must be at least 1");
         if (c == 0) detail::fail<bad_parameter>("qr_table: c (remainders) is 0; it must be at least 1");
         const std::uint64_t quotients = (n - 1) / c + 1;
@@ -103,6 +112,8 @@ public:
     std::uint64_t collisions() const noexcept { return c_; }
     /// The combiner.
     qr_combine combine() const noexcept { return combine_; }
+    /// The permutation applied to ids before they are split (the identity unless scrambled).
+    const id_permutation& scramble() const noexcept { return perm_; }
     /// The quotient table.
     QTable& q_table() noexcept { return q_; }
     /// The quotient table.
@@ -125,6 +136,8 @@ public:
         w.u64(n_);
         w.u64(c_);
         w.u64(static_cast<std::uint64_t>(combine_));
+        w.u64(perm_.identity() ? 0 : 1);
+        w.u64(perm_.key());
         q_.save_shape(w);
         r_.save_shape(w);
     }
@@ -133,6 +146,8 @@ public:
         r.expect("qr ids", n_);
         r.expect("qr remainders", c_);
         r.expect("qr combiner", static_cast<std::uint64_t>(combine_));
+        r.expect("qr scrambled", perm_.identity() ? 0 : 1);
+        r.expect("qr scramble key", perm_.key());
         q_.verify_shape(r);
         r_.verify_shape(r);
     }
@@ -154,12 +169,13 @@ public:
     std::uint64_t id_limit() const noexcept { return n_; }
     /// Starts loading both rows of `id`.
     void prefetch(std::uint64_t id) const noexcept {
-        q_.prefetch(id / c_);
-        r_.prefetch(id % c_);
+        const auto [q, r] = split(id);
+        q_.prefetch(q);
+        r_.prefetch(r);
     }
     /// `out[0..dim)` = vector of `id`.
     void embed(std::uint64_t id, float* out) const {
-        const std::uint64_t q = id / c_, r = id % c_;
+        const auto [q, r] = split(id);
         switch (combine_) {
             case qr_combine::product: {
                 scratch row(r_.dim());
@@ -180,7 +196,7 @@ public:
     }
     /// `acc[0..dim) += w ·` vector of `id`.
     void embed_add(std::uint64_t id, float w, float* acc) const {
-        const std::uint64_t q = id / c_, r = id % c_;
+        const auto [q, r] = split(id);
         switch (combine_) {
             case qr_combine::product: {
                 const std::size_t d = q_.dim();
@@ -204,7 +220,7 @@ public:
     }
     /// Queues the gradients of both rows of `id` for the output gradient `scale · g`.
     void backward(std::uint64_t id, const float* g, float scale) {
-        const std::uint64_t q = id / c_, r = id % c_;
+        const auto [q, r] = split(id);
         switch (combine_) {
             case qr_combine::product: {
                 const std::size_t d = q_.dim();
@@ -234,7 +250,7 @@ public:
     }
     /// Makes the vector of `id` equal `values` (see the class comment).
     void assign(std::uint64_t id, const float* values) {
-        const std::uint64_t q = id / c_, r = id % c_;
+        const auto [q, r] = split(id);
         if (combine_ == qr_combine::concat) {
             q_.assign(q, values);
             r_.assign(r, values + q_.dim());
@@ -249,8 +265,15 @@ public:
 private:
     using scratch = detail::call_scratch<512>;
 
+    /// (quotient, remainder) of `id`'s place in the (scrambled) id space.
+    std::pair<std::uint64_t, std::uint64_t> split(std::uint64_t id) const noexcept {
+        const std::uint64_t x = perm_(id);
+        return {x / c_, x % c_};
+    }
+
     std::uint64_t n_, c_;
     qr_combine combine_;
+    id_permutation perm_;
     QTable q_;
     RTable r_;
     std::vector<float> grad_;    // backward's per-id gradient of one part
@@ -259,19 +282,21 @@ private:
 
 /// A `qr_table` of two `full_table<Storage, Optimizer>` parts for ids `[0, n)` with `c`
 /// remainders: Q has `ceil(n/c)` rows of `dq`, R has `c` rows of `dr` (`dr = dq` unless
-/// concat). Q is seeded by `seed`, R by `seed + 1`.
+/// concat). Q is seeded by `seed`, R by `seed + 1`; with `scramble` ids are permuted first
+/// (key `seed + 2`).
 template <class Storage = f32, class Optimizer = sgd>
 qr_table<full_table<Storage, Optimizer>, full_table<Storage, Optimizer>> make_qr_table(
     std::uint64_t n, std::uint64_t c, std::size_t dq, qr_combine combine = qr_combine::product,
     Optimizer optimizer = {}, std::uint64_t seed = 0, Storage storage = {},
-    std::size_t dr = 0) {
+    std::size_t dr = 0, bool scramble = false) {
     using part = full_table<Storage, Optimizer>;
     if (n == 0) detail::fail<bad_parameter>("make_qr_table: n (ids) is 0; it must be at least 1");
     if (c == 0)
         detail::fail<bad_parameter>("make_qr_table: c (remainders) is 0; it must be at least 1");
     if (dr == 0 || combine != qr_combine::concat) dr = dq;
     return {n, c, part(static_cast<std::size_t>((n - 1) / c + 1), dq, optimizer, seed, storage),
-            part(static_cast<std::size_t>(c), dr, optimizer, seed + 1, storage), combine};
+            part(static_cast<std::size_t>(c), dr, optimizer, seed + 1, storage), combine,
+            scramble, seed + 2};
 }
 
 }  // namespace embtab

@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
         const auto cafe = plan.make<embtab::int8_rowwise>(embtab::sgd{0.05f}, /*seed*/ 1);
         report("cafe", cafe.memory_bytes(),
                std::to_string(plan.hot_rows) + " hot rows, " + std::to_string(plan.shared_rows) +
-                   " shared, T = " + std::to_string(int(plan.threshold)));
+                   " shared, " + std::to_string(plan.buckets) + " sketch buckets");
     } catch (const embtab::bad_parameter& e) {  // a budget a method cannot reach
         std::printf("  %s\n", e.what());
     }

@@ -15,6 +15,7 @@
 #include "../memory.hpp"
 #include "../traits.hpp"
 #include "aligned_buffer.hpp"
+#include "checked_size.hpp"
 #include "flat_id_map.hpp"
 #include "rng.hpp"
 
@@ -159,12 +160,11 @@ public:
     }
 
 private:
+    /// `rows · row_bytes`, checked (the dimension first, so that `row_bytes` did not wrap).
     static std::size_t checked_bytes(std::size_t rows, std::size_t dim, std::size_t row_bytes) {
         if (rows == 0) fail<bad_parameter>("a table needs at least one row; got 0");
-        if (dim == 0) fail<bad_parameter>("a table needs a dimension of at least 1; got 0");
-        if (row_bytes != 0 && rows > std::size_t(-1) / row_bytes)
-            fail<bad_parameter>(rows, " rows of ", row_bytes, " bytes overflow the address space");
-        return rows * row_bytes;
+        check_dim("a table", dim);
+        return checked_mul(rows, row_bytes, "a table's rows");
     }
     std::byte* row(std::size_t r) noexcept { return data_.data() + r * row_bytes_; }
     const std::byte* row(std::size_t r) const noexcept { return data_.data() + r * row_bytes_; }

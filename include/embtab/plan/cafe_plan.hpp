@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "../detail/checked_size.hpp"
 #include "../errors.hpp"
 #include "../hash/hashers.hpp"
 #include "hot_split.hpp"
@@ -111,7 +112,8 @@ struct cafe_costs {
 template <class HotStorage, class HotOptimizer, class SharedStorage, class SharedOptimizer>
 cafe_costs cafe_row_costs(const char* who, std::uint64_t n, std::size_t d,
                           const cafe_plan_options& o) {
-    if (n == 0 || d == 0) fail<bad_parameter>(who, ": n and d must be at least 1");
+    if (n == 0) fail<bad_parameter>(who, ": n (ids) is 0; it must be at least 1");
+    check_dim(who, d);
     if (!(o.shared_fraction > 0 && o.shared_fraction < 1))
         fail<bad_parameter>(who, ": shared_fraction ", o.shared_fraction, " is outside (0, 1)");
     const double slots = o.paper_table ? 4.0 : o.slots_per_hot_row;
@@ -133,6 +135,7 @@ inline cafe_plan finish_cafe_plan(const char* who, std::uint64_t n, std::size_t 
                                   const cafe_plan_options& o, float threshold) {
     constexpr std::size_t slots = hot_sketch<mix64>::slots;
     constexpr std::size_t bucket = hot_sketch<mix64>::bucket_bytes;
+    hot = std::min(hot, hot_sketch<mix64>::max_hot_rows);
     cafe_plan p;
     p.dim = d;
     p.hot_rows = hot;
@@ -176,7 +179,9 @@ cafe_plan plan_cafe(std::uint64_t n, std::size_t d, std::size_t budget,
     double r = o.shared_fraction;
     if (o.paper_table) std::tie(threshold, r) = paper_threshold_and_fraction(compression);
     const auto shared_bytes = static_cast<std::size_t>(r * double(budget));
-    const std::size_t hot = (budget - std::min(budget, shared_bytes)) / c.hot();
+    std::size_t hot = (budget - std::min(budget, shared_bytes)) / c.hot();
+    // at least one hot row wherever one fits beside a shared row: the minimum named on failure
+    if (hot == 0 && budget >= c.hot_row + hot_sketch<mix64>::bucket_bytes + c.shared) hot = 1;
     return detail::finish_cafe_plan("plan_cafe", n, d, budget, hot, c, o, threshold);
 }
 

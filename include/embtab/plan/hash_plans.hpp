@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "../detail/checked_size.hpp"
 #include "../detail/flat_id_map.hpp"
 #include "../errors.hpp"
 #include "../fwd.hpp"
@@ -36,7 +37,7 @@ constexpr std::size_t row_cost(std::size_t d) noexcept {
 /// Throws unless n and d are positive.
 inline void check_plan_shape(const char* who, std::uint64_t n, std::size_t d) {
     if (n == 0) fail<bad_parameter>(who, ": n (ids) is 0; it must be at least 1");
-    if (d == 0) fail<bad_parameter>(who, ": d (dimension) is 0; it must be at least 1");
+    check_dim(who, d);
 }
 
 }  // namespace detail

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../detail/aligned_buffer.hpp"
+#include "../detail/checked_size.hpp"
 #include "../detail/fast_range.hpp"
 #include "../errors.hpp"
 #include "../io/byte_io.hpp"
@@ -160,6 +161,8 @@ public:
     static constexpr std::size_t bucket_bytes = Slots * 16;
     /// Slots a bucket.
     static constexpr std::size_t slots = Slots;
+    /// The most hot rows a sketch hands out (a slot keeps its hot row in 31 bits).
+    static constexpr std::size_t max_hot_rows = std::numeric_limits<std::int32_t>::max() / 2;
     /// Score inserted between two decays: decay_period · w · the initial threshold (a fixed
     /// amount, so that an adaptive threshold cannot stretch or shrink the period).
     double decay_every() const noexcept {
@@ -296,8 +299,10 @@ private:
 
     static const hot_sketch_options& check(const hot_sketch_options& o) {
         if (o.buckets == 0) detail::fail<bad_parameter>("hot_sketch needs at least 1 bucket; got 0");
-        if (o.hot_rows > std::size_t(std::numeric_limits<std::int32_t>::max() / 2))
-            detail::fail<bad_parameter>("hot_sketch: ", o.hot_rows, " hot rows is too many");
+        detail::checked_mul(o.buckets, sizeof(bucket), "hot_sketch buckets");
+        if (o.hot_rows > max_hot_rows)
+            detail::fail<bad_parameter>("hot_sketch: ", o.hot_rows,
+                                        " hot rows is too many; at most ", max_hot_rows);
         if (!(o.threshold > 0))
             detail::fail<bad_parameter>("hot_sketch threshold must be > 0; got ", o.threshold);
         if (!(o.decay > 0 && o.decay <= 1))

@@ -274,3 +274,21 @@ TEST_CASE("medium ids add a second, independent shared row", "[cafe][medium]") {
                           hot_t(4, kDim), make_qr_table<f32, sgd>(100, 10, kDim), o)),
                       bad_parameter);
 }
+
+TEST_CASE("gradient norms are computed without overflow; nothing non-finite enters the sketch",
+          "[cafe][hostile]") {
+    cafe_options o = frequency_options(100, 4);
+    o.score = importance::gradient_norm;
+    cafe_t cafe(hot_t(4, kDim, sgd{1e-30f}, 1), make_shared(), o);
+    row_matrix g(2, kDim);
+    g << 2e19f, 2e19f, 2e19f, 2e19f, 1, 1, 1, 1;  // finite, but 2e19 squared overflows a float
+    const std::vector<std::int64_t> ids = {1, 2};
+    cafe.update(ids, g);
+    // s_i = N·‖g_i‖ / Σ‖g_j‖: id 1 takes (almost) all of the batch's score of 2
+    REQUIRE(cafe.sketch().score(1) == Approx(2.0f));
+    REQUIRE(std::isfinite(cafe.sketch().score(2)));
+    REQUIRE(cafe.sketch().score(2) > 0);
+    cafe.sketch().for_each([](std::uint64_t, float score, std::int32_t) {
+        REQUIRE(std::isfinite(score));
+    });
+}

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <random>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -154,3 +155,39 @@ TEST_CASE("a batch split across threads validates before any thread starts", "[t
     REQUIRE_THROWS_AS(t.lookup(ids, out, pool), id_out_of_range);
     REQUIRE((out.array() == 7.0f).all());
 }
+
+#if defined(__linux__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+TEST_CASE("a pool whose threads cannot all start throws and leaves no thread behind",
+          "[threads][hostile]") {
+    // In a child process with little address space, 500 threads cannot all get their stacks:
+    // the constructor must stop and join the ones it started and rethrow, not hang or abort.
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        alarm(20);  // a hang is a failure, not a stuck test run
+        rlimit limit{400u << 20, 400u << 20};
+        setrlimit(RLIMIT_AS, &limit);
+        int code = 1;
+        try {
+            thread_pool pool(500);
+            code = 2;  // every thread started: the limit did not bite
+        } catch (const std::system_error&) {
+            code = 0;
+        } catch (const std::bad_alloc&) {
+            code = 0;
+        }
+        _exit(code);
+    }
+    int status = 0;
+    REQUIRE(waitpid(child, &status, 0) == child);
+    INFO("child status " << status);
+    REQUIRE(WIFEXITED(status));
+    const int code = WEXITSTATUS(status);
+    if (code == 2) WARN("500 threads started within 400 MiB: nothing to test here");
+    REQUIRE(code != 1);
+}
+#endif

@@ -40,22 +40,22 @@ struct serial {
 class thread_pool {
 public:
     /// `threads` threads in all, the caller included (default: one per hardware thread).
+    /// When a thread cannot be started, the ones already started are stopped and joined and
+    /// the error (`std::system_error`, or `std::bad_alloc`) is rethrown.
     explicit thread_pool(std::size_t threads = std::thread::hardware_concurrency()) {
         const std::size_t workers = threads > 1 ? threads - 1 : 0;
-        workers_.reserve(workers);
-        for (std::size_t i = 0; i < workers; ++i) workers_.emplace_back([this] { work(); });
+        try {
+            workers_.reserve(workers);
+            for (std::size_t i = 0; i < workers; ++i) workers_.emplace_back([this] { work(); });
+        } catch (...) {
+            stop_and_join();
+            throw;
+        }
     }
     thread_pool(const thread_pool&) = delete;
     thread_pool& operator=(const thread_pool&) = delete;
     /// Stops and joins the workers.
-    ~thread_pool() {
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            stop_ = true;
-        }
-        wake_.notify_all();
-        for (auto& w : workers_) w.join();
-    }
+    ~thread_pool() { stop_and_join(); }
 
     /// Threads that run parts, the caller included.
     std::size_t threads() const noexcept { return workers_.size() + 1; }
@@ -94,6 +94,15 @@ public:
     }
 
 private:
+    void stop_and_join() noexcept {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stop_ = true;
+        }
+        wake_.notify_all();
+        for (auto& w : workers_) w.join();
+    }
+
     struct job {
         void (*call)(void*, std::size_t) = nullptr;
         void* task = nullptr;

@@ -165,7 +165,7 @@ public:
         if (i == batch_index_.npos) {
             i = static_cast<std::uint32_t>(scored_.size());
             batch_index_.insert_or_assign(id, i);
-            scored_.push_back({id, 0.0f, resolve(id)});
+            scored_.push_back({id, 0.0, resolve(id)});
         }
         batch_entry& e = scored_[i];
         if (e.at.hot_row != sketch_type::cold) {
@@ -174,11 +174,11 @@ public:
             shared_.backward(id, g, scale);
             if (e.at.medium) shared_.backward(second_key(id), g, scale);
         }
-        float norm = 1;
-        if (score_ == importance::gradient_norm) {
-            float sq = 0;
-            for (std::size_t j = 0; j < dim(); ++j) sq += g[j] * g[j];
-            norm = std::fabs(scale) * std::sqrt(sq);
+        double norm = 1;
+        if (score_ == importance::gradient_norm) {  // in double: g·g of a finite float can overflow
+            double sq = 0;
+            for (std::size_t j = 0; j < dim(); ++j) sq += double(g[j]) * double(g[j]);
+            norm = std::fabs(double(scale)) * std::sqrt(sq);
         }
         ++lookups_;
         norm_sum_ += norm;
@@ -255,7 +255,7 @@ private:
     /// A distinct id of the batch being updated.
     struct batch_entry {
         std::uint64_t id;
-        float norm;  // summed gradient norm of its lookups
+        double norm;  // summed gradient norm of its lookups
         where at;    // its resolution
     };
     std::vector<batch_entry> scored_;                 // distinct ids of the batch, first-seen order

@@ -416,3 +416,20 @@ TEST_CASE("two slots a hot row serve more lookups than four at the same bytes", 
         REQUIRE(two.first >= 0.93 * two.second);
     }
 }
+
+TEST_CASE("non-finite sketch parameters are refused", "[sketch][hostile]") {
+    for (float bad : {INFINITY, std::nanf(""), -1.0f, 0.0f}) {
+        hot_sketch_options o;
+        o.threshold = bad;
+        REQUIRE_THROWS_AS(sketch(o), bad_parameter);
+        o = {};
+        o.decay_period = bad;
+        REQUIRE_THROWS_AS(sketch(o), bad_parameter);
+        o = {};
+        o.min_threshold = bad;
+        REQUIRE_THROWS_AS(sketch(o), bad_parameter);
+    }
+    hot_sketch_options o;
+    o.threshold = 0.5f;  // below the default floor: the floor follows it
+    REQUIRE_NOTHROW(sketch(o));
+}

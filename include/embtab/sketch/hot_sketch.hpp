@@ -24,7 +24,7 @@ namespace embtab {
 /// Parameters of a `hot_sketch`. The defaults follow drift and fill the hot table: the
 /// threshold tracks the H-th largest score, scores saturate at `score_cap · T`, and a decay of
 /// δ = 0.7 forgets old traffic, so an id whose traffic stops is demoted within
-/// `ceil(log(score_cap) / log(1/δ)) + 1` decays (6 with the defaults) while T holds.
+/// `ceil(log(score_cap) / log(1/δ)) + 1` decays (7 with the defaults) while T holds.
 struct hot_sketch_options {
     std::size_t buckets = 1024;      ///< w: number of buckets
     std::size_t hot_rows = 1024;     ///< H: rows of the hot table the sketch hands out
@@ -35,7 +35,7 @@ struct hot_sketch_options {
                                      ///< exceeds decay_period · w · threshold (the initial T)
     bool adaptive_threshold = true;  ///< at each decay T becomes the H-th largest score (never
                                      ///< below min_threshold): the top H ids hold the hot rows
-    float min_threshold = 1;         ///< the adaptive threshold's floor
+    float min_threshold = 1;         ///< the adaptive threshold's floor (at most `threshold`)
     float score_cap = 8;             ///< scores saturate at score_cap · T (0: no cap), which
                                      ///< bounds how long a stale hot id stays hot
     std::uint64_t seed = 0;          ///< seed of the bucket hash
@@ -125,8 +125,8 @@ public:
     }
 
     /// Multiplies every score by δ, demotes hot ids below the threshold (after moving it to the
-    /// H-th largest score, with the adaptive option), gives the freed rows to the strongest cold ids at or above the
-    /// threshold, and restarts the decay count.
+    /// H-th largest score, with the adaptive option), gives the freed rows to the strongest
+    /// cold ids at or above the threshold, and restarts the decay count.
     void decay(std::vector<hot_event>& events) {
         inserted_ = 0;
         for (std::size_t b = 0; b < opts_.buckets; ++b)
@@ -303,15 +303,17 @@ private:
         if (o.hot_rows > max_hot_rows)
             detail::fail<bad_parameter>("hot_sketch: ", o.hot_rows,
                                         " hot rows is too many; at most ", max_hot_rows);
-        if (!(o.threshold > 0))
-            detail::fail<bad_parameter>("hot_sketch threshold must be > 0; got ", o.threshold);
+        if (!(o.threshold > 0 && o.threshold <= std::numeric_limits<float>::max()))
+            detail::fail<bad_parameter>("hot_sketch threshold must be finite and > 0; got ",
+                                        o.threshold);
         if (!(o.decay > 0 && o.decay <= 1))
             detail::fail<bad_parameter>("hot_sketch decay must be in (0, 1]; got ", o.decay);
-        if (!(o.decay_period > 0))
-            detail::fail<bad_parameter>("hot_sketch decay_period must be > 0; got ", o.decay_period);
-        if (!(o.min_threshold > 0 && o.min_threshold <= o.threshold))
-            detail::fail<bad_parameter>("hot_sketch min_threshold must be in (0, threshold = ",
-                                        o.threshold, "]; got ", o.min_threshold);
+        if (!(o.decay_period > 0 && o.decay_period <= std::numeric_limits<float>::max()))
+            detail::fail<bad_parameter>("hot_sketch decay_period must be finite and > 0; got ",
+                                        o.decay_period);
+        if (!(o.min_threshold > 0 && o.min_threshold <= std::numeric_limits<float>::max()))
+            detail::fail<bad_parameter>("hot_sketch min_threshold must be finite and > 0; got ",
+                                        o.min_threshold);
         if (!(o.score_cap == 0 || (o.score_cap >= 1 && std::isfinite(o.score_cap))))
             detail::fail<bad_parameter>("hot_sketch score_cap must be 0 (none) or a finite "
                                         "number >= 1; got ", o.score_cap);
@@ -388,7 +390,7 @@ private:
         const std::size_t k = std::min(h, scores_.size()) - 1;
         std::nth_element(scores_.begin(), scores_.begin() + std::ptrdiff_t(k), scores_.end(),
                          std::greater<float>());
-        threshold_ = std::max(opts_.min_threshold, scores_[k]);
+        threshold_ = std::max(std::min(opts_.min_threshold, opts_.threshold), scores_[k]);
     }
 
     hot_sketch_options opts_;

@@ -38,10 +38,11 @@ public:
     void embed_add(std::uint64_t id, float w, float* acc) const noexcept {
         table_.embed_add(row_of(id), w, acc);
     }
-    void backward(std::uint64_t id, const float* g, float scale) {
-        table_.backward(row_of(id), g, scale);
+    void backward(std::uint64_t id, const float* g, float scale, std::size_t at) {
+        table_.backward(row_of(id), g, scale, at);
     }
-    void finish_update() { table_.finish_update(); }
+    void finish_update(embtab::nonfinite_policy p) { table_.finish_update(p); }
+    void end_update(bool keep) noexcept { table_.end_update(keep); }
     void assign(std::uint64_t id, const float* v) { table_.assign(row_of(id), v); }
 
 private:

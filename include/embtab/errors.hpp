@@ -34,6 +34,13 @@ struct nonfinite_gradient : invalid_input {
     using invalid_input::invalid_input;
 };
 
+/// An update whose optimizer step would leave a non-finite value in a row or its optimizer state,
+/// or a value beyond what the row's storage holds (from finite inputs that overflow), under the
+/// `throw_error` policy.
+struct nonfinite_result : nonfinite_gradient {
+    using nonfinite_gradient::nonfinite_gradient;
+};
+
 /// A bad constructor or planner parameter (zero rows, zero dimension, negative rate, ...).
 struct bad_parameter : invalid_input {
     using invalid_input::invalid_input;

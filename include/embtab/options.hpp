@@ -17,10 +17,11 @@ struct pool_options {
     span<const float> weights{};  ///< one weight per id, or empty for unweighted bags
 };
 
-/// What `update` does with a NaN or infinite gradient.
+/// What `update` does with a NaN or infinite gradient, or with a step whose result would not be
+/// finite (or beyond the storage's range).
 enum class nonfinite_policy {
-    throw_error,  ///< throw `nonfinite_gradient` and leave the table unchanged (the default)
-    skip_row      ///< drop that row's (or bag's) gradient and apply the rest
+    throw_error,  ///< throw `nonfinite_gradient` (`nonfinite_result`); the table is unchanged (default)
+    skip_row      ///< drop that gradient row (or bag), or leave that table row as it was; apply the rest
 };
 
 }  // namespace embtab

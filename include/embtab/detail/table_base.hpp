@@ -9,8 +9,12 @@
 ///   `void prefetch(std::uint64_t id) const`   start loading the memory `embed` will read
 ///   `void embed(std::uint64_t id, float* out) const`            out[0..dim) = vector of id
 ///   `void embed_add(std::uint64_t id, float w, float* acc) const`  acc += w · vector of id
-///   `void backward(std::uint64_t id, const float* g, float scale)` queue scale·g for id
-///   `void finish_update()`                    apply what `backward` queued
+///   `void backward(std::uint64_t id, const float* g, float scale, std::size_t at)`
+///                                             queue scale·g for id (from batch position `at`)
+///   `void finish_update(nonfinite_policy p)`  apply what `backward` queued (`row_store` refuses
+///                                             steps with non-finite results as `p` says)
+///   `void end_update(bool keep) noexcept`     end the update: keep it, or undo every step and
+///                                             drop what is queued
 ///   `void assign(std::uint64_t id, const float* v)`  set the vector of id, fresh optimizer state
 /// and publicly `std::size_t dim() const` and `memory_usage memory_bytes() const`.
 
@@ -18,6 +22,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "../errors.hpp"
@@ -26,6 +31,7 @@
 #include "../span.hpp"
 #include "../threads.hpp"
 #include "access_check.hpp"
+#include "refused_step.hpp"
 #include "validate.hpp"
 
 namespace embtab::detail {
@@ -95,9 +101,10 @@ public:
         check_shape(grads, id.size(), self().dim(), "gradient", "ids");
         check_ids(id, self().id_limit());
         mark_nonfinite(grads, "gradient row ");
-        for (std::size_t i = 0; i < id.size(); ++i)
-            if (!skip_[i]) self().backward(key(id[i]), grads.row(i), 1.0f);
-        self().finish_update();
+        transact(id, [&] {
+            for (std::size_t i = 0; i < id.size(); ++i)
+                if (!skip_[i]) self().backward(key(id[i]), grads.row(i), 1.0f, i);
+        });
     }
 
     /// Backward of `lookup_pooled` and optimizer step: `bag_grads.row(b)` is the gradient w.r.t.
@@ -122,16 +129,18 @@ public:
             return false;
         };
         for (std::size_t i = 0; i < id.size(); ++i) weight_ok(i);  // throws before any change
-        for (std::size_t b = 0; b + 1 < off.size(); ++b) {
-            if (skip_[b]) continue;
-            for_each_in_bag(off, b, opts, [&](std::size_t i, float w) {
-                if (weight_ok(i)) self().backward(key(id[i]), bag_grads.row(b), w);
-            });
-        }
-        self().finish_update();
+        transact(id, [&] {
+            for (std::size_t b = 0; b + 1 < off.size(); ++b) {
+                if (skip_[b]) continue;
+                for_each_in_bag(off, b, opts, [&](std::size_t i, float w) {
+                    if (weight_ok(i)) self().backward(key(id[i]), bag_grads.row(b), w, i);
+                });
+            }
+        });
     }
 
-    /// What `update` does with NaN or infinite gradients (default: throw, table unchanged).
+    /// What `update` does with NaN or infinite gradients, and with steps whose result would not
+    /// be finite (default: throw, table unchanged).
     void set_nonfinite_policy(nonfinite_policy p) noexcept { on_nonfinite_ = p; }
     /// The current non-finite gradient policy.
     nonfinite_policy get_nonfinite_policy() const noexcept { return on_nonfinite_; }
@@ -203,6 +212,28 @@ private:
                                 : 1.0f;
         for (std::size_t i = begin; i < end; ++i)
             f(i, opts.weights.empty() ? scale : opts.weights[i] * scale);
+    }
+
+    /// Runs `queue` (the `backward` calls) and the optimizer step as one transaction: on any
+    /// exception every row is put back; a refused step is reported as `nonfinite_result`.
+    template <class Id, class Queue>
+    void transact(span<const Id> id, Queue&& queue) {
+        try {
+            queue();
+            self().finish_update(on_nonfinite_);
+        } catch (const refused_step& r) {
+            self().end_update(false);
+            fail<nonfinite_result>(
+                "update refused, the table is unchanged: the optimizer step of the row that id ",
+                +id[r.at], " (position ", r.at, ") updates would leave ",
+                r.part == std::string_view("row as stored") ? "a value beyond what its storage holds"
+                                                              : "a non-finite value",
+                " (", r.value, " at column ", r.column, " of its ", r.part, ")");
+        } catch (...) {
+            self().end_update(false);
+            throw;
+        }
+        self().end_update(true);
     }
 
     /// Fills `skip_` (one flag per row of `g`) or throws, as the non-finite policy says.

@@ -3,6 +3,7 @@
 /// values to a byte vector; `reader` takes them back, every read checked against the bytes
 /// that remain, every failure a `bad_checkpoint` naming the byte offset.
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -157,19 +158,28 @@ public:
     }
     /// Reads a 64-bit unsigned integer.
     std::uint64_t u64(const char* what) { return value<std::uint64_t>(what); }
-    /// Reads `n` floats into `out`.
+    /// Reads `n` floats into `out`; each must be finite.
     void floats(float* out, std::size_t n, const char* what) {
         require_items(n, sizeof(float), what);
+        const std::size_t at = pos_;
         if constexpr (detail::host_big_endian) {
             for (std::size_t i = 0; i < n; ++i) out[i] = value<float>(what);
         } else {
             bytes(out, n * sizeof(float), what);
         }
+        for (std::size_t i = 0; i < n; ++i)
+            if (!std::isfinite(out[i]))
+                fail_at(at + i * sizeof(float), what, " value ", i, " is ", out[i],
+                        "; it must be finite");
     }
-    /// Reads a number or flag into `v`.
+    /// Reads a number or flag into `v`; a floating-point value must be finite.
     template <class T>
     void field(const char* what, T& v) {
-        v = value<T>(what);
+        const std::size_t at = pos_;
+        const T read = value<T>(what);
+        if constexpr (std::is_floating_point_v<T>)
+            if (!std::isfinite(read)) fail_at(at, what, " is ", read, "; it must be finite");
+        v = read;
     }
     /// Reads an enum into `v`; it must be in `[0, max]`.
     template <class T>

@@ -24,6 +24,18 @@ struct adagrad {
     }
     /// Floats of state per row: one accumulator per element.
     static constexpr std::size_t state_size(std::size_t dim) noexcept { return dim; }
+    /// Why these hyper-parameters cannot train (nullptr: they can).
+    const char* invalid() const noexcept {
+        if (!(eps > 0)) return "adagrad eps must be > 0";
+        if (!(initial_accumulator >= 0)) return "adagrad initial_accumulator must be >= 0";
+        return nullptr;
+    }
+    /// Whether `h` can be a row's state (accumulators are sums of squares: >= 0).
+    static bool valid_state(const float* h, std::size_t dim) noexcept {
+        for (std::size_t j = 0; j < dim; ++j)
+            if (!(h[j] >= 0)) return false;
+        return true;
+    }
     /// Sets a fresh row's state.
     void init_state(float* h, std::size_t dim) const noexcept {
         for (std::size_t j = 0; j < dim; ++j) h[j] = initial_accumulator;

@@ -26,6 +26,20 @@ struct adam {
     }
     /// Floats of state per row: `m[dim]`, `v[dim]`, then the step count `t`.
     static constexpr std::size_t state_size(std::size_t dim) noexcept { return 2 * dim + 1; }
+    /// Why these hyper-parameters cannot train (nullptr: they can).
+    const char* invalid() const noexcept {
+        if (!(beta1 >= 0 && beta1 < 1)) return "adam beta1 must be in [0, 1)";
+        if (!(beta2 >= 0 && beta2 < 1)) return "adam beta2 must be in [0, 1)";
+        if (!(eps > 0)) return "adam eps must be > 0";
+        return nullptr;
+    }
+    /// Whether `s` can be a row's state: second moments >= 0, a whole step count >= 0.
+    static bool valid_state(const float* s, std::size_t dim) noexcept {
+        for (std::size_t j = dim; j < 2 * dim; ++j)
+            if (!(s[j] >= 0)) return false;
+        const float t = s[2 * dim];
+        return t >= 0 && t == std::floor(t);
+    }
     /// Sets a fresh row's state (all zero).
     void init_state(float* s, std::size_t dim) const noexcept {
         for (std::size_t j = 0; j < state_size(dim); ++j) s[j] = 0;

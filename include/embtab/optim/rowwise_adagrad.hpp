@@ -24,6 +24,14 @@ struct rowwise_adagrad {
     }
     /// Floats of state per row: one accumulator.
     static constexpr std::size_t state_size(std::size_t) noexcept { return 1; }
+    /// Why these hyper-parameters cannot train (nullptr: they can).
+    const char* invalid() const noexcept {
+        if (!(eps > 0)) return "rowwise_adagrad eps must be > 0";
+        if (!(initial_accumulator >= 0)) return "rowwise_adagrad initial_accumulator must be >= 0";
+        return nullptr;
+    }
+    /// Whether `h` can be a row's state (a mean of squares: >= 0).
+    static bool valid_state(const float* h, std::size_t) noexcept { return *h >= 0; }
     /// Sets a fresh row's state.
     void init_state(float* h, std::size_t) const noexcept { *h = initial_accumulator; }
     /// One step of row `w` with gradient `g`.

@@ -158,7 +158,7 @@ public:
     }
     /// Queues `scale · g` for the row(s) `id` resolves to, and remembers the lookup's gradient
     /// norm.
-    void backward(std::uint64_t id, const float* g, float scale) {
+    void backward(std::uint64_t id, const float* g, float scale, std::size_t at) {
         // an id seen before in this batch resolves as it did then (the sketch only changes in
         // finish_update): one sketch query and one map probe per distinct id
         auto i = batch_index_.find(id);
@@ -169,10 +169,10 @@ public:
         }
         batch_entry& e = scored_[i];
         if (e.at.hot_row != sketch_type::cold) {
-            hot_.backward(std::uint64_t(e.at.hot_row), g, scale);
+            hot_.backward(std::uint64_t(e.at.hot_row), g, scale, at);
         } else {
-            shared_.backward(id, g, scale);
-            if (e.at.medium) shared_.backward(second_key(id), g, scale);
+            shared_.backward(id, g, scale, at);
+            if (e.at.medium) shared_.backward(second_key(id), g, scale, at);
         }
         double norm = 1;
         if (score_ == importance::gradient_norm) {  // in double: g·g of a finite float can overflow
@@ -185,25 +185,33 @@ public:
         e.norm += norm;
     }
     /// Steps both tables, scores the batch into the sketch (the scores of an id's lookups
-    /// summed into one insert) and migrates promoted ids.
-    void finish_update() {
-        hot_.finish_update();
-        shared_.finish_update();
+    /// summed into one insert) and migrates promoted ids: each gets the vector its lookups
+    /// returned (a medium id: both shared rows).
+    void finish_update(nonfinite_policy p) {
+        hot_.finish_update(p);
+        shared_.finish_update(p);
         events_.clear();
         if (norm_sum_ > 0) {
             const double unit = static_cast<double>(lookups_) / norm_sum_;  // mean score 1
             for (const batch_entry& e : scored_)
                 sketch_.insert(e.id, static_cast<float>(unit * e.norm), events_);
         }
+        for (const hot_event& e : events_) {
+            if (!e.promoted) continue;  // demotion: the id reads its shared vector again
+            shared_.embed(e.id, row_.data());
+            if (was_medium(e.id)) shared_.embed_add(second_key(e.id), 1.0f, row_.data());
+            hot_.assign(std::uint64_t(e.hot_row), row_.data());
+        }
+    }
+    /// Keeps the update of both tables, or undoes their steps (the sketch keeps what it was
+    /// told: a kept update is the only one that reaches it); ends the batch.
+    void end_update(bool keep) noexcept {
+        hot_.end_update(keep);
+        shared_.end_update(keep);
         scored_.clear();
         batch_index_.clear();
         lookups_ = 0;
         norm_sum_ = 0;
-        for (const hot_event& e : events_) {
-            if (!e.promoted) continue;  // demotion: the id reads its shared vector again
-            shared_.embed(e.id, row_.data());
-            hot_.assign(std::uint64_t(e.hot_row), row_.data());
-        }
     }
     /// Sets the vector of `id` with fresh optimizer state: its hot row, or its shared rows (a
     /// medium id's second shared vector is set to zero).
@@ -223,6 +231,14 @@ private:
         std::int32_t hot_row;  // or cold
         bool medium;           // cold, and uses a second shared row
     };
+    /// Whether promoted `id` read two shared rows before this update's sketch changes: as its
+    /// lookups resolved when it is in the batch; otherwise (promoted by a decay) by its score
+    /// now, which is the score it had unless that decay took it below β·T.
+    bool was_medium(std::uint64_t id) const noexcept {
+        if (!medium_tier_) return false;
+        const auto i = batch_index_.find(id);
+        return i != batch_index_.npos ? scored_[i].at.medium : sketch_.score(id) >= medium_score_;
+    }
     where resolve(std::uint64_t id) const noexcept {
         if (!medium_tier_) return {sketch_.query(id), false};
         const auto e = sketch_.find(id);

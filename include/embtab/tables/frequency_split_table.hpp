@@ -198,15 +198,20 @@ public:
         else shared_.embed_add(id, w, acc);
     }
     /// Queues `scale · g` as the gradient of `id`'s vector.
-    void backward(std::uint64_t id, const float* g, float scale) {
+    void backward(std::uint64_t id, const float* g, float scale, std::size_t at) {
         const auto r = map_.find(id);
-        if (r != map_.npos) hot_.backward(r, g, scale);
-        else shared_.backward(id, g, scale);
+        if (r != map_.npos) hot_.backward(r, g, scale, at);
+        else shared_.backward(id, g, scale, at);
     }
     /// Applies the queued gradients of both parts.
-    void finish_update() {
-        hot_.finish_update();
-        shared_.finish_update();
+    void finish_update(nonfinite_policy p) {
+        hot_.finish_update(p);
+        shared_.finish_update(p);
+    }
+    /// Keeps the update of both parts, or undoes it.
+    void end_update(bool keep) noexcept {
+        hot_.end_update(keep);
+        shared_.end_update(keep);
     }
     /// Sets the vector of `id` (a hot row, or as the shared table's `assign` says).
     void assign(std::uint64_t id, const float* values) {

@@ -87,9 +87,13 @@ public:
         store_.read_add(id, w, acc);
     }
     /// Queues `scale · g` as the gradient of `id`'s vector.
-    void backward(std::uint64_t id, const float* g, float scale) { store_.add_grad(id, g, scale); }
+    void backward(std::uint64_t id, const float* g, float scale, std::size_t at) {
+        store_.add_grad(id, g, scale, at);
+    }
     /// Applies the queued gradients (one optimizer step per distinct row).
-    void finish_update() { store_.apply_grads(); }
+    void finish_update(nonfinite_policy p) { store_.apply_grads(p); }
+    /// Keeps the update, or undoes it.
+    void end_update(bool keep) noexcept { store_.end_update(keep); }
     /// Sets the vector of `id` and gives it fresh optimizer state.
     void assign(std::uint64_t id, const float* values) {
         store_.write(id, values);

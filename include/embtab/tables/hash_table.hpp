@@ -165,12 +165,14 @@ public:
             store_.read_add(row_of(id, i), w * weight_, acc);
     }
     /// Queues `scale · g` (times 1/k for mean) as the gradient of each row of `id`.
-    void backward(std::uint64_t id, const float* g, float scale) {
+    void backward(std::uint64_t id, const float* g, float scale, std::size_t at) {
         for (std::size_t i = 0; i < opts_.hashes; ++i)
-            store_.add_grad(row_of(id, i), g, scale * weight_);
+            store_.add_grad(row_of(id, i), g, scale * weight_, at);
     }
     /// Applies the queued gradients (one optimizer step per distinct row).
-    void finish_update() { store_.apply_grads(); }
+    void finish_update(nonfinite_policy p) { store_.apply_grads(p); }
+    /// Keeps the update, or undoes it.
+    void end_update(bool keep) noexcept { store_.end_update(keep); }
     /// Makes the vector of `id` equal `values` (see the class comment) with fresh optimizer
     /// state for its rows.
     void assign(std::uint64_t id, const float* values) {

@@ -75,7 +75,7 @@ class mixed_dim_table : public detail::table_base<mixed_dim_table<Storage, Optim
             blocks_.push_back(
                 block{detail::row_store<Storage, Optimizer>(n, db, storage, optimizer, rows_seed),
                       detail::row_store<f32, Optimizer>(db, dim, f32{}, optimizer, proj_seed),
-                      std::vector<float>(db * dim, 0.0f), false});
+                      std::vector<float>(db * dim, 0.0f), false, 0});
             block& blk = blocks_.back();
             blk.rows.fill_uniform(static_cast<float>(std::sqrt(1.0 / static_cast<double>(n))),
                                   rows_seed);
@@ -231,12 +231,12 @@ class mixed_dim_table : public detail::table_base<mixed_dim_table<Storage, Optim
     /// Queues the gradients of `scale · g` (w.r.t. `id`'s vector): `scale · g · P_bᵀ` for the
     /// row `E_b[local]`, and `scale · E_b[local]ᵀ · g` summed into `P_b`'s accumulator. Both
     /// use the parameters as they were before this batch's step.
-    void backward(std::uint64_t id, const float* g, float scale) {
+    void backward(std::uint64_t id, const float* g, float scale, std::size_t at) {
         const std::size_t b = block_of(id);
         block& blk = blocks_[b];
         const auto local = static_cast<std::size_t>(id - starts_[b]);
         const std::size_t db = blk.rows.dim();
-        blk.rows.add_grad_with(local, [&](float* slot) {
+        blk.rows.add_grad_with(local, at, [&](float* slot) {
             for (std::size_t k = 0; k < db; ++k) {
                 blk.projection.read(k, row_scratch_.data());
                 float dot = 0.0f;
@@ -250,17 +250,27 @@ class mixed_dim_table : public detail::table_base<mixed_dim_table<Storage, Optim
             float* acc = blk.projection_grad.data() + k * dim_;
             for (std::size_t j = 0; j < dim_; ++j) acc[j] += c * g[j];
         }
+        if (!blk.touched) blk.first_at = at;
         blk.touched = true;
     }
     /// Applies the queued gradients: one optimizer step per distinct row of `E_b`, and one per
     /// row of each projection that received a gradient in this batch.
-    void finish_update() {
+    void finish_update(nonfinite_policy p) {
         for (block& blk : blocks_) {
-            blk.rows.apply_grads();
+            blk.rows.apply_grads(p);
             if (!blk.touched) continue;
             for (std::size_t k = 0; k < blk.projection.rows(); ++k)
-                blk.projection.add_grad(k, blk.projection_grad.data() + k * dim_, 1.0f);
-            blk.projection.apply_grads();
+                blk.projection.add_grad(k, blk.projection_grad.data() + k * dim_, 1.0f,
+                                        blk.first_at);
+            blk.projection.apply_grads(p);
+        }
+    }
+    /// Keeps the update of every block, or undoes it.
+    void end_update(bool keep) noexcept {
+        for (block& blk : blocks_) {
+            blk.rows.end_update(keep);
+            blk.projection.end_update(keep);
+            if (!blk.touched) continue;
             std::fill(blk.projection_grad.begin(), blk.projection_grad.end(), 0.0f);
             blk.touched = false;
         }
@@ -288,6 +298,7 @@ class mixed_dim_table : public detail::table_base<mixed_dim_table<Storage, Optim
         detail::row_store<f32, Optimizer> projection;  // P_b: d_b rows of width d
         std::vector<float> projection_grad;            // d_b × d, summed over the batch
         bool touched;                                  // projection_grad holds a gradient
+        std::size_t first_at;                          // batch position of its first gradient
     };
 
     /// Checks the block specs (before any allocation); returns `dim`.

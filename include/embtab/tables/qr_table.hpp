@@ -219,7 +219,7 @@ public:
         }
     }
     /// Queues the gradients of both rows of `id` for the output gradient `scale · g`.
-    void backward(std::uint64_t id, const float* g, float scale) {
+    void backward(std::uint64_t id, const float* g, float scale, std::size_t at) {
         const auto [q, r] = split(id);
         switch (combine_) {
             case qr_combine::product: {
@@ -227,26 +227,31 @@ public:
                 float* other = grad_.data();
                 r_.embed(r, other);  // ∂Q = g ⊙ R[r]
                 for (std::size_t j = 0; j < d; ++j) other[j] *= g[j];
-                q_.backward(q, other, scale);
+                q_.backward(q, other, scale, at);
                 q_.embed(q, other);  // ∂R = g ⊙ Q[q] (updates wait for finish_update)
                 for (std::size_t j = 0; j < d; ++j) other[j] *= g[j];
-                r_.backward(r, other, scale);
+                r_.backward(r, other, scale, at);
                 break;
             }
             case qr_combine::sum:
-                q_.backward(q, g, scale);
-                r_.backward(r, g, scale);
+                q_.backward(q, g, scale, at);
+                r_.backward(r, g, scale, at);
                 break;
             case qr_combine::concat:
-                q_.backward(q, g, scale);
-                r_.backward(r, g + q_.dim(), scale);
+                q_.backward(q, g, scale, at);
+                r_.backward(r, g + q_.dim(), scale, at);
                 break;
         }
     }
     /// Applies the queued gradients of both parts.
-    void finish_update() {
-        q_.finish_update();
-        r_.finish_update();
+    void finish_update(nonfinite_policy p) {
+        q_.finish_update(p);
+        r_.finish_update(p);
+    }
+    /// Keeps the update of both parts, or undoes it.
+    void end_update(bool keep) noexcept {
+        q_.end_update(keep);
+        r_.end_update(keep);
     }
     /// Makes the vector of `id` equal `values` (see the class comment).
     void assign(std::uint64_t id, const float* values) {

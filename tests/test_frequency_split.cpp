@@ -113,11 +113,13 @@ split_t make_split(std::uint64_t shared_seed = 6) {
     split_t t(kN, kHot, full_table<f32, adagrad>(kHot.size(), kDim, adagrad{0.2f}, 1),
               hash_table<f32, adagrad, mix64>(o, adagrad{0.2f}));
     // known values: hot row h = 100 + h + 0.5·j, shared row r = r − 0.25·j
-    t.hot_table().initialize([](std::size_t h, float* v) {
-        for (std::size_t j = 0; j < kDim; ++j) v[j] = 100.0f + float(h) + 0.5f * float(j);
-    });
-    t.shared_table().initialize([](std::size_t r, float* v) {
-        for (std::size_t j = 0; j < kDim; ++j) v[j] = float(r) - 0.25f * float(j);
+    t.modify_parts([](auto& hot, auto& shared) {
+        hot.initialize([](std::size_t h, float* v) {
+            for (std::size_t j = 0; j < kDim; ++j) v[j] = 100.0f + float(h) + 0.5f * float(j);
+        });
+        shared.initialize([](std::size_t r, float* v) {
+            for (std::size_t j = 0; j < kDim; ++j) v[j] = float(r) - 0.25f * float(j);
+        });
     });
     return t;
 }

@@ -177,11 +177,13 @@ TEST_CASE("qr_table gradients match finite differences", "[qr][update][gradient]
         for (bool mean : {false, true}) {
             INFO("combine " << int(combine) << " mean " << mean);
             auto t = make(combine, sgd{1.0f}, 3);
-            t.q_table().initialize([](std::size_t r, float* v) {  // values away from 0
-                for (std::size_t j = 0; j < kDim; ++j) v[j] = 0.5f + 0.1f * float(r) - 0.2f * float(j);
-            });
-            t.r_table().initialize([&](std::size_t r, float* v) {
-                for (std::size_t j = 0; j < t.r_table().dim(); ++j) v[j] = -0.3f + 0.07f * float(r * j);
+            t.modify_parts([](auto& q, auto& r_part) {
+                q.initialize([](std::size_t r, float* v) {  // values away from 0
+                    for (std::size_t j = 0; j < kDim; ++j) v[j] = 0.5f + 0.1f * float(r) - 0.2f * float(j);
+                });
+                r_part.initialize([&](std::size_t r, float* v) {
+                    for (std::size_t j = 0; j < r_part.dim(); ++j) v[j] = -0.3f + 0.07f * float(r * j);
+                });
             });
             const std::size_t d = t.dim();
             row_matrix a(3, d);
@@ -196,21 +198,30 @@ TEST_CASE("qr_table gradients match finite differences", "[qr][update][gradient]
             };
             auto stepped = t;
             stepped.update_pooled(ids, offsets, a, opts);
-            const auto check_part = [&](auto part_of, std::size_t rows) {
-                auto& part = part_of(t);
+            // part `which` (0: Q, 1: R; both parts have one type here) of a table
+            const auto part_of = [](const auto& x, int which) -> const auto& {
+                return which == 0 ? x.q_table() : x.r_table();
+            };
+            const auto check_part = [&](int which, std::size_t rows) {
+                const auto& part = part_of(t, which);
                 const std::size_t pd = part.dim();
                 const auto before = ref::snapshot(part, rows);
-                const auto after = ref::snapshot(part_of(stepped), rows);
+                const auto after = ref::snapshot(part_of(stepped, which), rows);
                 for (std::size_t r = 0; r < rows; ++r)
                     for (std::size_t j = 0; j < pd; ++j) {
                         const float eps = 1e-2f;
                         std::vector<float> row(before.begin() + r * pd, before.begin() + (r + 1) * pd);
                         auto probe = t;
                         row[j] += eps;
-                        part_of(probe).assign(r, row.data());
+                        const auto set_row = [&](auto& x) {
+                            x.modify_parts([&](auto& q, auto& rp) {
+                                (which == 0 ? q : rp).assign(r, row.data());
+                            });
+                        };
+                        set_row(probe);
                         const double up = loss(probe);
                         row[j] -= 2 * eps;
-                        part_of(probe).assign(r, row.data());
+                        set_row(probe);
                         const double down = loss(probe);
                         const double fd = (up - down) / (2.0 * eps);
                         const double applied = before[r * pd + j] - after[r * pd + j];
@@ -218,8 +229,8 @@ TEST_CASE("qr_table gradients match finite differences", "[qr][update][gradient]
                         REQUIRE(applied == Approx(fd).epsilon(1e-3).margin(1e-4));
                     }
             };
-            check_part([](auto& x) -> auto& { return x.q_table(); }, 11);
-            check_part([](auto& x) -> auto& { return x.r_table(); }, 10);
+            check_part(0, 11);
+            check_part(1, 10);
         }
 }
 

@@ -145,6 +145,11 @@ public:
     /// The current non-finite gradient policy.
     nonfinite_policy get_nonfinite_policy() const noexcept { return on_nonfinite_; }
 
+    /// Holds this table as an update does, for the guard's lifetime (with `EMBTAB_CHECK_ACCESS`,
+    /// a lookup or update meanwhile throws): taken by `load` / `load_bytes` and by composite
+    /// tables' `modify_parts`.
+    access_check::writing exclusive() const { return access_check::writing(access_); }
+
 protected:
     table_base() = default;
     ~table_base() = default;

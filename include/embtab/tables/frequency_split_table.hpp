@@ -115,13 +115,16 @@ public:
         return r == map_.npos ? std::size_t(-1) : r;
     }
     /// The hot table.
-    HotTable& hot_table() noexcept { return hot_; }
-    /// The hot table.
     const HotTable& hot_table() const noexcept { return hot_; }
     /// The shared table.
-    SharedTable& shared_table() noexcept { return shared_; }
-    /// The shared table.
     const SharedTable& shared_table() const noexcept { return shared_; }
+    /// Calls `f(hot_table, shared_table)` with both parts mutable, holding this table as an
+    /// update does (the threading rule): the one way to change a part in place.
+    template <class F>
+    decltype(auto) modify_parts(F&& f) {
+        const auto guard = this->exclusive();
+        return f(hot_, shared_);
+    }
     /// Bytes of both parts, plus the hot-id map as `other`.
     memory_usage memory_bytes() const noexcept {
         memory_usage m = hot_.memory_bytes() + shared_.memory_bytes();

@@ -49,6 +49,8 @@ public:
     memory_usage memory_bytes() const noexcept { return store_.memory(); }
     /// The optimizer, whose hyper-parameters (e.g. `lr`) may change between updates.
     Optimizer& optimizer() noexcept { return store_.optimizer(); }
+    /// The optimizer.
+    const Optimizer& optimizer() const noexcept { return store_.optimizer(); }
     /// Sets every row to `init(row, values)` (`values` has `dim()` zeros on entry) and resets
     /// the optimizer state.
     template <class Init>

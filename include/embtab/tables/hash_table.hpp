@@ -93,6 +93,8 @@ public:
     memory_usage memory_bytes() const noexcept { return store_.memory(); }
     /// The optimizer, whose hyper-parameters (e.g. `lr`) may change between updates.
     Optimizer& optimizer() noexcept { return store_.optimizer(); }
+    /// The optimizer.
+    const Optimizer& optimizer() const noexcept { return store_.optimizer(); }
     /// Row (of the store: `0 .. k·m` with separate tables) that hash `i` gives `id`.
     std::size_t row_of(std::uint64_t id, std::size_t i) const noexcept {
         const auto r = static_cast<std::size_t>(hasher_(id, opts_.seed + i) % opts_.rows);

@@ -115,13 +115,16 @@ public:
     /// The permutation applied to ids before they are split (the identity unless scrambled).
     const id_permutation& scramble() const noexcept { return perm_; }
     /// The quotient table.
-    QTable& q_table() noexcept { return q_; }
-    /// The quotient table.
     const QTable& q_table() const noexcept { return q_; }
     /// The remainder table.
-    RTable& r_table() noexcept { return r_; }
-    /// The remainder table.
     const RTable& r_table() const noexcept { return r_; }
+    /// Calls `f(q_table, r_table)` with both parts mutable, holding this table as an update
+    /// does (the threading rule): the one way to change a part in place.
+    template <class F>
+    decltype(auto) modify_parts(F&& f) {
+        const auto guard = this->exclusive();
+        return f(q_, r_);
+    }
     /// Bytes of both parts.
     memory_usage memory_bytes() const noexcept { return q_.memory_bytes() + r_.memory_bytes(); }
 

@@ -64,3 +64,48 @@ TEST_CASE("a table refuses an update during its own lookup, and only then", "[ac
     const std::vector<float> g(2 * 4, 1.0f);
     t.update(ids, matrix_view<const float>(g.data(), 2, 4));  // the table is usable afterwards
 }
+
+namespace {
+
+/// A thread policy that calls `f` in the middle of a lookup.
+template <class F>
+struct in_the_middle {
+    F f;
+    static constexpr std::size_t threads() noexcept { return 1; }
+    template <class Task>
+    void run(std::size_t parts, Task&& task) const {
+        f();
+        for (std::size_t p = 0; p < parts; ++p) task(p);
+    }
+};
+template <class F>
+in_the_middle(F) -> in_the_middle<F>;
+
+}  // namespace
+
+TEST_CASE("changing a composite table's part in place takes part in the rule", "[access]") {
+    auto qr = make_qr_table<f32>(40, 8, 4, qr_combine::product, sgd{0.1f}, 1);
+    const std::vector<std::int64_t> ids = {1, 30};
+    row_matrix out(2, 4);
+    const auto zero_q = [&] {
+        qr.modify_parts([](auto& q, auto&) { q.initialize([](std::size_t, float*) {}); });
+    };
+    const auto before = save_bytes(qr);
+    REQUIRE_THROWS_AS(qr.lookup(ids, out, in_the_middle{zero_q}), std::logic_error);
+    REQUIRE(save_bytes(qr) == before);
+    zero_q();  // alone it is allowed
+    REQUIRE(save_bytes(qr) != before);
+}
+
+TEST_CASE("loading a checkpoint into a table takes part in the rule", "[access]") {
+    auto t = make_full_table(10, 4, sgd{0.1f}, 1);
+    const auto other = save_bytes(make_full_table(10, 4, sgd{0.1f}, 2));
+    const std::vector<std::int64_t> ids = {1, 2};
+    row_matrix out(2, 4);
+    const auto before = save_bytes(t);
+    const auto load = [&] { load_bytes(t, other.data(), other.size()); };
+    REQUIRE_THROWS_AS(t.lookup(ids, out, in_the_middle{load}), std::logic_error);
+    REQUIRE(save_bytes(t) == before);
+    load();  // alone it is allowed
+    REQUIRE(save_bytes(t) == other);
+}

@@ -39,14 +39,25 @@
 /// byte offset) and leaves the table unchanged. No count in the file is trusted: every read is
 /// checked against the bytes left and every size against the table's shape. Defining
 /// `EMBTAB_FUZZING` makes a checksum mismatch non-fatal, so that a fuzzer reaches the parser.
+///
+/// Files: `load` reads only a regular file, its header first (checked against the file's size)
+/// and never more than that size; `save` keeps the replaced file's permission bits and writes
+/// through a symbolic link; both remove the temporaries of killed saves. A failure of the system
+/// (missing file, permission, full disk) throws `std::system_error` with its errno and the path;
+/// `bad_checkpoint` is for content, and for a path that is not a regular file.
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -56,13 +67,15 @@
 #include "byte_io.hpp"
 
 #if defined(__unix__) || defined(__APPLE__)
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 #define EMBTAB_POSIX_FILES 1
 #else
 #include <filesystem>
-#include <system_error>
 #endif
 
 namespace embtab {
@@ -89,11 +102,9 @@ struct is_checkpointable<
                        decltype(std::declval<Table&>().load_state(std::declval<reader&>()))>>
     : std::true_type {};
 
-/// Reads the state section into `t` all-or-nothing: into a copy, which must end exactly where
-/// the payload does, then moved into `t` (a table that cannot be copied, `any_table`, does
-/// this itself in its `load_state`).
+/// `load_payload` without the guard.
 template <class Table>
-void load_payload(Table& t, reader& r) {
+void load_unguarded(Table& t, reader& r) {
     if constexpr (std::is_copy_constructible_v<Table>) {
         Table next(t);
         next.load_state(r);
@@ -101,6 +112,26 @@ void load_payload(Table& t, reader& r) {
         t = std::move(next);
     } else {
         t.load_state(r);
+    }
+}
+
+/// Whether `Table` can be held exclusively (`table_base::exclusive`).
+template <class Table, class = void>
+struct has_exclusive : std::false_type {};
+template <class Table>
+struct has_exclusive<Table, std::void_t<decltype(std::declval<const Table&>().exclusive())>>
+    : std::true_type {};
+
+/// Reads the state section into `t` all-or-nothing: into a copy, which must end exactly where
+/// the payload does, then moved into `t` (a table that cannot be copied, `any_table`, does
+/// this itself in its `load_state`). Holds `t` as an update does meanwhile, where it can.
+template <class Table>
+void load_payload(Table& t, reader& r) {
+    if constexpr (has_exclusive<Table>::value) {
+        [[maybe_unused]] const auto guard = t.exclusive();
+        load_unguarded(t, r);
+    } else {
+        load_unguarded(t, r);
     }
 }
 
@@ -116,9 +147,15 @@ inline std::string hex64(std::uint64_t v) {
     return s;
 }
 
-/// Checks a checkpoint's header (magic, version, signature `expected`, payload length) and its
-/// checksum; returns a reader of the payload (offsets still counted from the file's start).
-inline io::reader open_checkpoint(const void* data, std::size_t size, const std::string& expected) {
+/// Longest header a checkpoint may have: magic, version, signature length, the longest
+/// signature, payload length.
+inline constexpr std::size_t max_header_bytes = 24 + io::max_signature_bytes;
+
+/// Checks a checkpoint's header (magic, version, signature `expected`, payload length) in
+/// `data[0, size)`, the first bytes of a checkpoint of `total` bytes; returns the payload's
+/// offset. Reads nothing past the header, so a file can be checked before the rest is read.
+inline std::size_t check_header(const void* data, std::size_t size, std::uint64_t total,
+                                const std::string& expected) {
     io::reader r(data, size);
     char magic[sizeof io::checkpoint_magic];
     r.bytes(magic, sizeof magic, "the magic number");
@@ -143,7 +180,7 @@ inline io::reader open_checkpoint(const void* data, std::size_t size, const std:
         r.fail_at(16, "holds a '", found, "' but the table is a '", expected, "'");
     const std::size_t length_at = r.offset();
     const std::uint64_t payload = r.u64("the payload length");
-    const std::size_t left = r.remaining();
+    const std::uint64_t left = total - r.offset();
     if (left < sizeof(std::uint64_t) || payload > left - sizeof(std::uint64_t))
         r.fail_at(length_at, "is truncated: its payload length says ", payload,
                   " bytes, which with the 8-byte checksum should follow, but only ", left,
@@ -151,15 +188,21 @@ inline io::reader open_checkpoint(const void* data, std::size_t size, const std:
     if (payload < left - sizeof(std::uint64_t))
         r.fail_at(length_at, "payload length says ", payload, " bytes but ",
                   left - sizeof(std::uint64_t), " lie between it and the 8-byte checksum");
-    const std::size_t begin = r.offset();
+    return r.offset();
+}
+
+/// Checks a checkpoint's header (`check_header`) and its checksum; returns a reader of the
+/// payload (offsets still counted from the file's start).
+inline io::reader open_checkpoint(const void* data, std::size_t size, const std::string& expected) {
+    const std::size_t begin = check_header(data, size, size, expected);
     const std::size_t sum_at = size - sizeof(std::uint64_t);
     io::reader tail(data, size, sum_at);
     const std::uint64_t stored = tail.u64("the checksum");
     const std::uint64_t computed = XXH3_64bits(data, sum_at);
 #ifndef EMBTAB_FUZZING
     if (stored != computed)
-        r.fail_at(sum_at, "is corrupted: its checksum is ", hex64(stored),
-                  " but the bytes before it hash to ", hex64(computed));
+        tail.fail_at(sum_at, "is corrupted: its checksum is ", hex64(stored),
+                     " but the bytes before it hash to ", hex64(computed));
 #else
     (void)stored;
     (void)computed;
@@ -167,19 +210,130 @@ inline io::reader open_checkpoint(const void* data, std::size_t size, const std:
     return io::reader(data, sum_at, begin);
 }
 
-/// Writes `bytes` to `path` atomically: to a temporary file in the same directory, flushed to
-/// disk, then renamed over `path` (the temporary is removed when anything fails).
+/// Throws `std::system_error` with the error number `err` (generic category) and the
+/// concatenated message, which names the path and the step that failed.
+template <class... Args>
+[[noreturn]] void fail_system(int err, Args&&... args) {
+    throw std::system_error(std::error_code(err, std::generic_category()),
+                            concat("embtab: ", std::forward<Args>(args)...));
+}
+
+/// Throws `bad_checkpoint`: `path`, which `action` ("cannot load") names, is `kind` ("a FIFO"),
+/// not a regular file.
+[[noreturn]] inline void fail_not_regular(const char* action, const std::string& path,
+                                          const char* kind) {
+    fail<bad_checkpoint>(action, " '", path, "': it is not a regular file but ", kind);
+}
+
+/// Runs `f`; a `bad_checkpoint` it throws is thrown again with `'path': ` before its message.
+template <class F>
+void naming_path(const std::string& path, F&& f) {
+    try {
+        f();
+    } catch (const bad_checkpoint& e) {
+        std::string what = e.what();
+        const std::string prefix = "embtab: ";
+        if (what.compare(0, prefix.size(), prefix) == 0) what.erase(0, prefix.size());
+        fail<bad_checkpoint>("'", path, "': ", what);
+    }
+}
+
+/// The directory part of `path`, with its final '/' ("." when there is none).
+inline std::string directory_of(const std::string& path) {
+    const auto slash = path.find_last_of('/');
+    return slash == std::string::npos ? "." : path.substr(0, slash + 1);
+}
+
+#ifdef EMBTAB_POSIX_FILES
+/// What a file of mode `mode` is, for the message that refuses it.
+inline const char* file_kind(mode_t mode) noexcept {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "a special file";
+}
+
+/// The file a save of `path` replaces: `path`, or, when it is a symbolic link, the file the link
+/// leads to (`realpath`); empty, with `errno` set, when the link leads nowhere.
+inline std::string link_target(const std::string& path) {
+    struct ::stat st;
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return path;
+    char* const real = ::realpath(path.c_str(), nullptr);
+    if (!real) return {};
+    std::string target = real;
+    std::free(real);
+    return target;
+}
+
+/// `s` as a number when it is written as `std::to_string` writes one (1 to 18 digits, no
+/// leading zero), else -1.
+inline long long canonical_decimal(std::string_view s) noexcept {
+    if (s.empty() || s.size() > 18 || (s[0] == '0' && s.size() > 1)) return -1;
+    long long v = 0;
+    for (const char c : s) {
+        if (c < '0' || c > '9') return -1;
+        v = v * 10 + (c - '0');
+    }
+    return v;
+}
+#endif
+
+/// Removes the temporaries `<name>.tmp.<pid>.<n>` that saves of `path` killed before their
+/// rename left beside the file (`link_target`): those whose process no longer exists
+/// (`kill(pid, 0)` fails with ESRCH). Touches no other file; failures are ignored. A process
+/// of another machine or PID namespace that shares the directory looks dead from here.
+/// POSIX only (a no-op elsewhere).
+inline void remove_stale_temporaries(const std::string& path) {
+#ifdef EMBTAB_POSIX_FILES
+    const std::string target = link_target(path);
+    if (target.empty()) return;
+    const auto slash = target.find_last_of('/');
+    const std::string prefix = target.substr(slash == std::string::npos ? 0 : slash + 1) + ".tmp.";
+    DIR* const d = ::opendir(directory_of(target).c_str());
+    if (!d) return;
+    while (const ::dirent* e = ::readdir(d)) {
+        const std::string_view name = e->d_name;
+        if (name.compare(0, prefix.size(), prefix) != 0) continue;
+        const std::string_view rest = name.substr(prefix.size());
+        const auto dot = rest.find('.');
+        if (dot == std::string_view::npos) continue;
+        const long long pid = canonical_decimal(rest.substr(0, dot));
+        if (pid <= 0 || pid > std::numeric_limits<pid_t>::max() ||
+            canonical_decimal(rest.substr(dot + 1)) < 0)
+            continue;
+        if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
+            (void)::unlinkat(::dirfd(d), e->d_name, 0);
+    }
+    ::closedir(d);
+#else
+    (void)path;
+#endif
+}
+
+/// Writes `bytes` to `path` atomically (see `save`): to a temporary `<file>.tmp.<pid>.<n>`
+/// beside the file, given the permission bits of the file it replaces, flushed to disk, then
+/// renamed over it (the temporary is removed when anything fails).
 inline void write_file_atomically(const std::string& path, const std::vector<std::byte>& bytes) {
     static std::atomic<unsigned> counter{0};
     std::string tmp;
     const auto failure = [&](const char* what, int err) {
-        fail<bad_checkpoint>("cannot save '", path, "': ", what, " '", tmp,
-                             "' failed: ", std::strerror(err));
+        fail_system(err, "cannot save '", path, "': ", what, " '", tmp, "' failed");
     };
 #ifdef EMBTAB_POSIX_FILES
+    const std::string target = link_target(path);
+    if (target.empty())
+        fail_system(errno, "cannot save '", path, "': resolving the symbolic link failed");
+    remove_stale_temporaries(path);
+    struct ::stat st;
+    const bool exists = ::stat(target.c_str(), &st) == 0;
+    if (!exists && errno != ENOENT)
+        fail_system(errno, "cannot save '", path, "': reading the status of '", target, "' failed");
+    if (exists && !S_ISREG(st.st_mode)) fail_not_regular("cannot save", path, file_kind(st.st_mode));
     int fd = -1;
     for (int attempt = 0;; ++attempt) {
-        tmp = concat(path, ".tmp.", ::getpid(), ".", counter++);
+        tmp = concat(target, ".tmp.", ::getpid(), ".", counter++);
         fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd >= 0) break;
         if (errno != EEXIST || attempt == 100) failure("creating the temporary file", errno);
@@ -190,11 +344,17 @@ inline void write_file_atomically(const std::string& path, const std::vector<std
         ::unlink(tmp.c_str());
         failure(what, err);
     };
+    // before a byte is written: a 0600 file's content is never readable by others
+    if (exists && ::fchmod(fd, st.st_mode & 0777) != 0)
+        abandon("setting the permissions of the temporary file");
     const std::byte* p = bytes.data();
     for (std::size_t left = bytes.size(); left > 0;) {
         const ::ssize_t n = ::write(fd, p, left);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) abandon("writing the temporary file");
+        if (n <= 0) {
+            if (n == 0) errno = EIO;
+            abandon("writing the temporary file");
+        }
         p += n;
         left -= static_cast<std::size_t>(n);
     }
@@ -202,16 +362,18 @@ inline void write_file_atomically(const std::string& path, const std::vector<std
     const int closed = ::close(fd);
     fd = -1;
     if (closed != 0) abandon("closing the temporary file");
-    if (::rename(tmp.c_str(), path.c_str()) != 0) abandon("renaming the temporary file");
+    if (::rename(tmp.c_str(), target.c_str()) != 0) abandon("renaming the temporary file");
     // make the rename itself durable (best effort: some file systems refuse a directory fsync)
-    const auto slash = path.find_last_of('/');
-    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_CLOEXEC);
+    const int dfd = ::open(directory_of(target).c_str(), O_RDONLY | O_CLOEXEC);
     if (dfd >= 0) {
         (void)::fsync(dfd);
         ::close(dfd);
     }
 #else
+    std::error_code status_error;
+    const auto status = std::filesystem::status(path, status_error);
+    if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
+        fail_not_regular("cannot save", path, "a directory or a special file");
     tmp = concat(path, ".tmp.", counter++);
     std::FILE* f = std::fopen(tmp.c_str(), "wb");
     if (!f) failure("creating the temporary file", errno);
@@ -219,35 +381,112 @@ inline void write_file_atomically(const std::string& path, const std::vector<std
                     std::fflush(f) == 0;
     const int err = errno;
     if (std::fclose(f) != 0 || !ok) {
+        const int reported = ok ? errno : err;
         std::remove(tmp.c_str());
-        failure("writing the temporary file", ok ? errno : err);
+        failure("writing the temporary file", reported);
     }
     std::error_code ec;
     std::filesystem::rename(tmp, path, ec);
     if (ec) {
         std::remove(tmp.c_str());
-        failure("renaming the temporary file", ec.value());
+        throw std::system_error(ec, concat("embtab: cannot save '", path,
+                                           "': renaming the temporary file '", tmp, "' failed"));
     }
 #endif
 }
 
-/// The whole content of the file `path`.
-inline std::vector<std::byte> read_file(const std::string& path) {
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) fail<bad_checkpoint>("cannot open '", path, "': ", std::strerror(errno));
-    std::vector<std::byte> bytes;
-    constexpr std::size_t chunk = std::size_t(1) << 20;
-    for (;;) {
-        const std::size_t have = bytes.size();
-        bytes.resize(have + chunk);
-        const std::size_t n = std::fread(bytes.data() + have, 1, chunk, f);
-        bytes.resize(have + n);
-        if (n < chunk) break;
+/// A file open for reading, from its start; closed by the destructor. `regular_size` refuses
+/// anything but a regular file before a byte is read. System failures throw `std::system_error`.
+class input_file {
+public:
+    /// Opens `path` (a FIFO without a writer does not block: it is refused by `regular_size`).
+    explicit input_file(const std::string& path) : path_(path) {
+#ifdef EMBTAB_POSIX_FILES
+        // O_NONBLOCK only for the open: a regular file's reads ignore it
+        fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd_ < 0) fail_io("opening it", errno);
+#else
+        file_ = std::fopen(path.c_str(), "rb");
+        if (!file_) fail_io("opening it", errno);
+#endif
     }
-    const bool failed = std::ferror(f) != 0;
-    const int err = errno;
-    std::fclose(f);
-    if (failed) fail<bad_checkpoint>("cannot read '", path, "': ", std::strerror(err));
+    input_file(const input_file&) = delete;
+    input_file& operator=(const input_file&) = delete;
+    ~input_file() {
+#ifdef EMBTAB_POSIX_FILES
+        ::close(fd_);
+#else
+        std::fclose(file_);
+#endif
+    }
+
+    /// The file's size; throws `bad_checkpoint` unless it is a regular file.
+    std::uint64_t regular_size() const {
+#ifdef EMBTAB_POSIX_FILES
+        struct ::stat st;
+        if (::fstat(fd_, &st) != 0) fail_io("reading its status", errno);
+        if (!S_ISREG(st.st_mode)) fail_not_regular("cannot load", path_, file_kind(st.st_mode));
+        return static_cast<std::uint64_t>(st.st_size);
+#else
+        std::error_code ec;
+        const auto status = std::filesystem::status(path_, ec);
+        const std::uint64_t size = ec ? 0 : std::filesystem::file_size(path_, ec);
+        if (ec)
+            throw std::system_error(ec, concat("embtab: cannot load '", path_,
+                                               "': reading its status failed"));
+        if (!std::filesystem::is_regular_file(status))
+            fail_not_regular("cannot load", path_, "a directory or a special file");
+        return size;
+#endif
+    }
+
+    /// Reads up to `n` bytes into `out`, fewer only at the end of the file; returns how many.
+    std::size_t read(std::byte* out, std::size_t n) {
+        std::size_t done = 0;
+#ifdef EMBTAB_POSIX_FILES
+        while (done < n) {
+            const ::ssize_t got = ::read(fd_, out + done, n - done);
+            if (got < 0 && errno == EINTR) continue;
+            if (got < 0) fail_io("reading it", errno);
+            if (got == 0) break;
+            done += static_cast<std::size_t>(got);
+        }
+#else
+        done = std::fread(out, 1, n, file_);
+        if (std::ferror(file_)) fail_io("reading it", errno);
+#endif
+        return done;
+    }
+
+private:
+    [[noreturn]] void fail_io(const char* what, int err) const {
+        fail_system(err, "cannot load '", path_, "': ", what, " failed");
+    }
+
+    std::string path_;
+#ifdef EMBTAB_POSIX_FILES
+    int fd_ = -1;
+#else
+    std::FILE* file_ = nullptr;
+#endif
+};
+
+/// The checkpoint file `path` of a table whose signature is `expected`: only a regular file is
+/// read, its header first (`check_header`, against the file's size), then the rest, never more
+/// than the size it had when opened. So a device, a FIFO or a large file that is not a
+/// checkpoint costs at most one header's read and memory. Throws `bad_checkpoint` (content; not
+/// a regular file) or `std::system_error`.
+inline std::vector<std::byte> read_checkpoint(const std::string& path, const std::string& expected) {
+    input_file in(path);
+    const std::uint64_t size = in.regular_size();
+    if (static_cast<std::size_t>(size) != size)
+        fail<bad_checkpoint>("cannot load '", path, "': its ", size, " bytes do not fit in memory");
+    std::vector<std::byte> bytes(static_cast<std::size_t>(std::min<std::uint64_t>(size, max_header_bytes)));
+    bytes.resize(in.read(bytes.data(), bytes.size()));
+    naming_path(path, [&] { check_header(bytes.data(), bytes.size(), size, expected); });
+    const std::size_t head = bytes.size();
+    bytes.resize(static_cast<std::size_t>(size));
+    bytes.resize(head + in.read(bytes.data() + head, bytes.size() - head));
     return bytes;
 }
 
@@ -284,25 +523,28 @@ void load_bytes(Table& table, const void* data, std::size_t size) {
 }
 
 /// Writes the checkpoint of `table` to `path` atomically: a crash leaves either the previous
-/// file or the new one; throws `bad_checkpoint` (naming the path and the system's reason) when
-/// the file cannot be written.
+/// file or the new one. The new file keeps the permission bits of the one it replaces (a new
+/// one gets 0666 less the umask). A symbolic link `path` is saved through: the file it leads to
+/// is replaced and the link stays (a link that leads nowhere throws `std::system_error`).
+/// Removes first the temporaries that killed saves of `path` left (`<file>.tmp.<pid>.<n>` of a
+/// process that no longer exists). Throws `bad_checkpoint` when `path` is a directory, a FIFO
+/// or a device, and `std::system_error` (the errno; the path and the step in the message) when
+/// the system fails. Permissions, links and temporaries as described on POSIX systems only.
 template <class Table>
 void save(const Table& table, const std::string& path) {
     detail::write_file_atomically(path, save_bytes(table));
 }
 
 /// Restores `table` from the checkpoint file `path`, as `load_bytes` (messages name the path).
+/// Only a regular file is read (a FIFO or device throws `bad_checkpoint` at once), its header
+/// first and never more than its size, so a file that is not a checkpoint costs one header's
+/// read. Removes first the temporaries of killed saves, as `save` does. A failure of the system
+/// (no such file, permission, read error) throws `std::system_error`.
 template <class Table>
 void load(Table& table, const std::string& path) {
-    const std::vector<std::byte> bytes = detail::read_file(path);
-    try {
-        load_bytes(table, bytes.data(), bytes.size());
-    } catch (const bad_checkpoint& e) {
-        std::string what = e.what();
-        const std::string prefix = "embtab: ";
-        if (what.compare(0, prefix.size(), prefix) == 0) what.erase(0, prefix.size());
-        detail::fail<bad_checkpoint>("'", path, "': ", what);
-    }
+    detail::remove_stale_temporaries(path);
+    const std::vector<std::byte> bytes = detail::read_checkpoint(path, table.signature());
+    detail::naming_path(path, [&] { load_bytes(table, bytes.data(), bytes.size()); });
 }
 
 }  // namespace embtab

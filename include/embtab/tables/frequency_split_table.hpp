@@ -122,7 +122,7 @@ public:
     /// update does (the threading rule): the one way to change a part in place.
     template <class F>
     decltype(auto) modify_parts(F&& f) {
-        const auto guard = this->exclusive();
+        [[maybe_unused]] const auto guard = this->exclusive();
         return f(hot_, shared_);
     }
     /// Bytes of both parts, plus the hot-id map as `other`.

@@ -237,6 +237,31 @@ TEST_CASE("CAFE medium tier: a promoted id keeps the vector its lookups returned
     CHECK(after == before);
 }
 
+TEST_CASE("CAFE: a medium id whose two shared rows sum past float max is promoted finite",
+          "[overflow][cafe]") {
+    cafe_options o;
+    o.sketch.buckets = 8;
+    o.sketch.hot_rows = 2;
+    o.sketch.threshold = 4;
+    o.sketch.adaptive_threshold = false;
+    o.score = importance::frequency;
+    o.medium_tier = true;
+    hash_table_options h;
+    h.rows = 4;
+    h.dim = 2;
+    hash_table<f32, sgd, mix64> shared(h, sgd{0.0f});
+    shared.initialize([](std::size_t, float* v) { v[0] = v[1] = 3e38f; });
+    auto t = make_cafe_table(full_table<f32, sgd>(2, 2, sgd{0.0f}, 1), std::move(shared), o);
+    const std::vector<std::int64_t> id = {5};
+    for (int step = 0; step < 8 && t.hot_row(5) == decltype(t)::sketch_type::cold; ++step)
+        update_rows(t, id, {0.0f, 0.0f});
+    REQUIRE(t.hot_row(5) != decltype(t)::sketch_type::cold);
+    std::vector<float> out(2);
+    t.lookup(id, matrix_view<float>(out.data(), 1, 2));
+    CHECK(out[0] == float_max);  // saturated, not inf
+    CHECK(loads_back(t));
+}
+
 TEST_CASE("overflow: property — extreme finite updates never leave a non-finite value",
           "[overflow]") {
     // gradients, weights and learning rates near float max, on every storage, optimizer and

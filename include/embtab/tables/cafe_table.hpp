@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -200,6 +201,9 @@ public:
             if (!e.promoted) continue;  // demotion: the id reads its shared vector again
             shared_.embed(e.id, row_.data());
             if (was_medium(e.id)) shared_.embed_add(second_key(e.id), 1.0f, row_.data());
+            for (float& v : row_)  // a sum of finite rows may overflow: the nearest finite value
+                if (!std::isfinite(v))
+                    v = std::isnan(v) ? 0.0f : std::copysign(std::numeric_limits<float>::max(), v);
             hot_.assign(std::uint64_t(e.hot_row), row_.data());
         }
     }

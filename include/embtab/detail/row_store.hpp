@@ -27,11 +27,6 @@
 
 namespace embtab::detail {
 
-/// `rows × dim` parameters kept by `Storage`, stepped by `Optimizer`. Gradients are queued with
-/// `add_grad`, summed per row as they arrive, and applied by `apply_grads` (the result equals one
-/// step with the summed gradient, as with PyTorch sparse gradients). An update is a transaction:
-/// `apply_grads` logs each row and its state before stepping it, and `end_update(false)` puts
-/// them back.
 /// Whether optimizer `O` can say its hyper-parameters are invalid (`o.invalid()`, a reason or
 /// nullptr) and check a row's state (`O::valid_state(s, dim)`); both are optional.
 template <class O, class = void>
@@ -44,6 +39,11 @@ template <class O>
 struct has_valid_state<O, std::void_t<decltype(O::valid_state(std::declval<const float*>(),
                                                                std::size_t{}))>> : std::true_type {};
 
+/// `rows × dim` parameters kept by `Storage`, stepped by `Optimizer`. Gradients are queued with
+/// `add_grad`, summed per row as they arrive, and applied by `apply_grads` (the result equals one
+/// step with the summed gradient, as with PyTorch sparse gradients). An update is a transaction:
+/// `apply_grads` logs each row and its state before stepping it, and `end_update(false)` puts
+/// them back.
 template <class Storage, class Optimizer>
 class row_store {
     static_assert(is_storage_v<Storage>, "embtab: Storage must be a storage policy");

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzz checkpoint loading with libFuzzer (+ ASan + UBSan), built with clang in build/fuzz:
+# Fuzz checkpoint loading and updates of every table kind with libFuzzer (+ ASan + UBSan), built with clang in build/fuzz:
 #   scripts/fuzz.sh [seconds]     fuzz embtab_fuzz_load for that long (default 60), starting from
 #                                 a copy of tests/fuzz/corpus (which is never written)
 #   scripts/fuzz.sh --corpus      regenerate tests/fuzz/corpus (after a checkpoint format change)
@@ -59,7 +59,7 @@ fi
 cp "$seeds"/* "$run/corpus/"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-echo "fuzz.sh: fuzzing checkpoint loading for ${seconds} s (log: $run/fuzz.log)"
+echo "fuzz.sh: fuzzing checkpoint loading and updates for ${seconds} s (log: $run/fuzz.log)"
 status=0
 "$bin/embtab_fuzz_load" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$run/artifacts/" \

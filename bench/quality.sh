@@ -25,7 +25,7 @@ case "${1:-}" in
         shift
         results=bench/quality_results.csv
         preset=(--scale 1 --train 8000000 --test 1000000 --seeds 1,2,3
-                --methods hash,multihash,freqsplit,hash_perfield,cafe,cafe_multihash
+                --methods hash,multihash,freqsplit,hash_perfield,cafe,cafe_multihash,cafe_lean
                 --ratios 100,1000,10000
                 --results "$results" --md bench/QUALITY.md --svg bench/quality.svg)
         ;;

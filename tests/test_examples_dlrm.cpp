@@ -217,6 +217,7 @@ TEST_CASE("methods: every method fits its budget or says it cannot", "[examples]
     CHECK(built["cafe_nodata"] == 4);
     CHECK(built["cafe_paper"] == 4);
     CHECK(built["cafe_multihash"] == 4);
+    CHECK(built["cafe_lean"] == 4);
     CHECK(built["hash_perfield"] == 4);
     CHECK(built["qr"] >= 2);
     CHECK(built["mde"] >= 1);

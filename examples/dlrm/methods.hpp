@@ -51,6 +51,8 @@ inline const std::vector<method_info>& all_methods() {
         {"cafe_int8", "CAFE with an int8 row-wise hot table", false},
         {"cafe_medium", "CAFE with the medium tier (two shared rows for medium ids)", false},
         {"cafe_multihash", "CAFE with a 2-hash shared table", false},
+        {"cafe_lean", "CAFE with a leaner sketch: 1.25 slots a hot row (w = 5H/16), the bytes "
+                      "saved bought as rows", false},
     };
     return m;
 }
@@ -164,10 +166,13 @@ inline embtab::any_table make_table(const std::string& method, const table_reque
                          method);
     }
     const std::vector<std::uint32_t>& sample = counted(req.sample_counts, "a sample's id counts");
-    if (method == "cafe")
-        return any_table(
-            plan_cafe_from_counts<f32, sgd, f32, sgd>(sample, d, budget).make<f32, f32>(opt, req.seed),
-            method);
+    if (method == "cafe" || method == "cafe_lean") {
+        cafe_plan_options o;
+        if (method == "cafe_lean") o.slots_per_hot_row = 1.25;
+        return any_table(plan_cafe_from_counts<f32, sgd, f32, sgd>(sample, d, budget, o)
+                             .make<f32, f32>(opt, req.seed),
+                         method);
+    }
     if (method == "cafe_int8")
         return any_table(plan_cafe_from_counts<int8_rowwise, sgd, f32, sgd>(sample, d, budget)
                              .make<int8_rowwise, f32>(opt, req.seed),

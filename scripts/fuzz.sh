@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fuzz checkpoint loading and updates of every table kind with libFuzzer (+ ASan + UBSan), built with clang in build/fuzz:
+# Fuzz checkpoint loading and updates of every table kind with libFuzzer (+ ASan + UBSan),
+# built with clang in build/fuzz:
 #   scripts/fuzz.sh [seconds]     fuzz embtab_fuzz_load for that long (default 60), starting from
 #                                 a copy of tests/fuzz/corpus (which is never written)
 #   scripts/fuzz.sh --corpus      regenerate tests/fuzz/corpus (after a checkpoint format change)

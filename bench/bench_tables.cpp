@@ -173,6 +173,26 @@ void train(benchmark::State& state) {
     report(state, 2 * d * sizeof(float));
 }
 
+/// A training step with the batch cut across a `thread_pool` of `pool` threads: the pooled
+/// lookup by bags, the update by distinct rows.
+template <class Kind>
+void train_split(benchmark::State& state) {
+    const auto d = static_cast<std::size_t>(state.range(0));
+    auto& t = Kind::get(d);
+    embtab::thread_pool threads(static_cast<std::size_t>(state.range(2)));
+    const auto& pool = bench::ids_for(rows_for(d), zipf_of(state));
+    const auto offsets = bench::make_offsets(kBags, kPooling);
+    embtab::row_matrix out(kBags, d), grad = embtab::row_matrix::Constant(kBags, d, 1e-3f);
+    std::size_t start = 0;
+    for (auto _ : state) {
+        const auto batch = next_batch(pool, start);
+        t.lookup_pooled(batch, offsets, out, {}, threads);
+        t.update_pooled(batch, offsets, grad, {}, threads);
+        benchmark::DoNotOptimize(out.data());
+    }
+    report(state, 2 * d * sizeof(float));
+}
+
 /// The memory-system limit: random fp32 rows summed into bags by the plainest loop, with the
 /// same software prefetch distance as the tables (the better of with and without is the limit).
 template <bool Prefetch>
@@ -238,6 +258,8 @@ BENCHMARK_TEMPLATE(lookup, full_f32)->Apply(threads);
 BENCHMARK_TEMPLATE(lookup, hash)->Apply(shapes);
 BENCHMARK_TEMPLATE(train, full_f32)->Apply(shapes);
 BENCHMARK_TEMPLATE(train, full_f32_adagrad)->Apply(shapes);
+BENCHMARK_TEMPLATE(train_split, full_f32)->Apply(split);
+BENCHMARK_TEMPLATE(train_split, full_f32_adagrad)->Apply(split);
 BENCHMARK_TEMPLATE(train, full_low<embtab::int8_rowwise>)->Apply(shapes);
 BENCHMARK_TEMPLATE(train, hash)->Apply(shapes);
 BENCHMARK_TEMPLATE(train, qr)->Apply(shapes);

@@ -1,5 +1,6 @@
 // Thread policies: the pool runs every part exactly once, and a batch split across threads gives
-// bitwise the serial result for every table kind (bags cut anywhere, empty bags included).
+// bitwise the serial result for every table kind (bags cut anywhere, empty bags included) — for
+// lookups, and for updates whose distinct rows are stepped across threads.
 #include <embtab/embtab.hpp>
 #include <embtab/threads.hpp>
 
@@ -8,6 +9,7 @@
 #include <cstring>
 #include <random>
 #include <stdexcept>
+#include <string>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -143,6 +145,141 @@ TEST_CASE("a batch split across threads equals the serial result, for every kind
 #if defined(_OPENMP)
     SECTION("openmp") { same_as_serial(full_table<>(kRows, kDim, sgd{0.1f}, 1), openmp{}); }
 #endif
+}
+
+namespace {
+
+/// Updates two tables made by `make` with the same batches — one serially, one across `pool` —
+/// and requires their checkpoints (rows, optimizer state, rounding streams, sketches) to be
+/// bitwise equal after every batch: per-id and pooled, sum and mean, weighted, with duplicate
+/// ids and empty bags.
+template <class Make>
+void update_same_as_serial(Make&& make, thread_pool& pool) {
+    auto one = trained(make()), many = trained(make());
+    const std::size_t d = one.dim();
+    std::mt19937 gen(11);
+    for (int step = 0; step < 4; ++step) {
+        const auto off = random_offsets(gen, 300);
+        const auto ids = ref::random_ids(gen, std::size_t(off.back()), kRows);
+        REQUIRE(ids.size() > 2048);  // distinct rows enough for several parts
+        const auto g = ref::random_floats(gen, (off.size() - 1) * d, -0.1f, 0.1f);
+        const auto weights = ref::random_floats(gen, ids.size());
+        pool_options opts;
+        opts.mode = step % 2 ? pooling::mean : pooling::sum;
+        if (step >= 2) opts.weights = weights;
+        const matrix_view<const float> bag_grads(g.data(), off.size() - 1, d);
+        one.update_pooled(ids, off, bag_grads, opts);
+        many.update_pooled(ids, off, bag_grads, opts, pool);
+        REQUIRE(save_bytes(one) == save_bytes(many));
+
+        const auto per_id = ref::random_floats(gen, ids.size() * d, -0.1f, 0.1f);
+        const matrix_view<const float> grads(per_id.data(), ids.size(), d);
+        one.update(ids, grads);
+        many.update(ids, grads, pool);
+        REQUIRE(save_bytes(one) == save_bytes(many));
+    }
+}
+
+}  // namespace
+
+TEST_CASE("an update split across threads equals the serial update, for every kind, storage and "
+          "optimizer",
+          "[threads][concurrency][update]") {
+    thread_pool pool(3);
+    SECTION("full f32, sgd") {
+        update_same_as_serial([] { return full_table<>(kRows, kDim, sgd{0.1f}, 1); }, pool);
+    }
+    SECTION("full f32, adagrad") {
+        update_same_as_serial(
+            [] { return full_table<f32, adagrad>(kRows, kDim, adagrad{0.1f}, 1); }, pool);
+    }
+    SECTION("full f16, row-wise adagrad (stochastic rounding)") {
+        update_same_as_serial(
+            [] { return full_table<f16, rowwise_adagrad>(kRows, kDim, rowwise_adagrad{0.1f}, 1); },
+            pool);
+    }
+    SECTION("full bf16, adam") {
+        update_same_as_serial([] { return full_table<bf16, adam>(kRows, kDim, adam{0.01f}, 1); },
+                              pool);
+    }
+    SECTION("full int8 and int4 row-wise, sgd") {
+        update_same_as_serial(
+            [] { return full_table<int8_rowwise, sgd>(kRows, kDim, sgd{0.1f}, 1); }, pool);
+        update_same_as_serial(
+            [] { return full_table<int4_rowwise, sgd>(kRows, kDim, sgd{0.1f}, 1); }, pool);
+    }
+    SECTION("hash, two hashes") {
+        update_same_as_serial([] { return plan_hash(kRows, kDim, 40000, 2).make(sgd{0.1f}); },
+                              pool);
+    }
+    SECTION("qr, product") {
+        update_same_as_serial([] { return plan_qr(kRows, kDim, 40000).make(sgd{0.1f}); }, pool);
+    }
+    SECTION("mixed dimension") {
+        update_same_as_serial(
+            [] {
+                const std::vector<std::size_t> blocks = {500, 1500, 3000};
+                return plan_mixed_dim(blocks, kDim, 60000).make(sgd{0.1f});
+            },
+            pool);
+    }
+    SECTION("frequency split") {
+        update_same_as_serial(
+            [] {
+                std::vector<std::uint32_t> counts(kRows, 1);
+                for (std::size_t i = 0; i < 300; ++i) counts[i * 7] = 50;
+                return plan_frequency_split(counts, kDim, 60000).make(sgd{0.1f});
+            },
+            pool);
+    }
+    SECTION("cafe") {
+        update_same_as_serial([] { return plan_cafe(kRows, kDim, 60000).make(sgd{0.1f}); }, pool);
+    }
+    SECTION("any_table") {
+        update_same_as_serial(
+            [] { return any_table(plan_cafe(kRows, kDim, 60000).make<int8_rowwise>(sgd{0.1f})); },
+            pool);
+    }
+}
+
+TEST_CASE("an update split across threads refuses a step as the serial one does", "[threads]") {
+    thread_pool pool(3);
+    full_table<f32, sgd> t(kRows, kDim, sgd{1.0f}, 1);
+    std::vector<std::int64_t> ids(4000);
+    for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = std::int64_t(i);
+    ids.push_back(3100);
+    ids.push_back(1200);
+    std::vector<float> g(ids.size() * kDim, 0.01f);
+    // rows 1200 and 3100 get two gradients of 3e38 each, whose sum overflows: the step of the
+    // first of them in batch order (row 1200, first queued at position 1200) is named
+    for (const std::size_t i : {std::size_t(1200), std::size_t(3100), ids.size() - 2, ids.size() - 1})
+        for (std::size_t j = 0; j < kDim; ++j) g[i * kDim + j] = 3e38f;
+    const matrix_view<const float> grads(g.data(), ids.size(), kDim);
+    const auto before = save_bytes(t);
+    std::string serial_message, pool_message;
+    try {
+        t.update(ids, grads);
+    } catch (const nonfinite_result& e) {
+        serial_message = e.what();
+    }
+    REQUIRE(save_bytes(t) == before);
+    try {
+        t.update(ids, grads, pool);
+    } catch (const nonfinite_result& e) {
+        pool_message = e.what();
+    }
+    REQUIRE(save_bytes(t) == before);  // every part's steps undone
+    REQUIRE_THAT(serial_message, Catch::Matchers::Contains("position 1200"));
+    REQUIRE(pool_message == serial_message);
+
+    // skip_row: both skip the two rows and step the others alike
+    auto other = t;
+    t.set_nonfinite_policy(nonfinite_policy::skip_row);
+    other.set_nonfinite_policy(nonfinite_policy::skip_row);
+    t.update(ids, grads);
+    other.update(ids, grads, pool);
+    REQUIRE(save_bytes(t) == save_bytes(other));
+    REQUIRE(save_bytes(t) != before);
 }
 
 TEST_CASE("a batch split across threads validates before any thread starts", "[threads]") {

@@ -41,7 +41,10 @@ public:
     void backward(std::uint64_t id, const float* g, float scale, std::size_t at) {
         table_.backward(row_of(id), g, scale, at);
     }
-    void finish_update(embtab::nonfinite_policy p) { table_.finish_update(p); }
+    template <class Threads = embtab::serial>
+    void finish_update(embtab::nonfinite_policy p, Threads&& threads = {}) {
+        table_.finish_update(p, threads);
+    }
     void end_update(bool keep) noexcept { table_.end_update(keep); }
     void assign(std::uint64_t id, const float* v) { table_.assign(row_of(id), v); }
 

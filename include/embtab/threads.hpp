@@ -1,12 +1,13 @@
 #pragma once
-/// \file threads.hpp Thread policies of batch lookups: who runs the parts of one
-/// `lookup` / `lookup_pooled` call. A policy has `std::size_t threads()` and
-/// `run(parts, task)`, which calls `task(p)` once for every `p` in `[0, parts)` — possibly at the
-/// same time on different threads — and returns when all have returned.
+/// \file threads.hpp Thread policies of batch lookups and updates: who runs the parts of one
+/// `lookup` / `lookup_pooled` / `update` / `update_pooled` call. A policy has
+/// `std::size_t threads()` and `run(parts, task)`, which calls `task(p)` once for every `p` in
+/// `[0, parts)` — possibly at the same time on different threads — and returns when all have
+/// returned.
 ///
 /// Tables split a batch into contiguous parts of about equal id counts (whole bags for pooled
-/// lookups), so results are bitwise the same under every policy. Updates stay serial: their
-/// cost is the optimizer step per distinct row, which one thread streams at memory speed.
+/// lookups), and an update's distinct rows into contiguous parts (each row summed and stepped
+/// by one thread), so results are bitwise the same under every policy.
 
 #include <atomic>
 #include <condition_variable>

@@ -92,6 +92,23 @@ public:
         return true;
     }
 
+    /// The value of `key`; when it is missing, inserts it with `value` first (one probe).
+    Value find_or_insert(std::uint64_t key, Value value) {
+        if (key == empty_key) {
+            if (!has_empty_key_) insert_or_assign(key, value);
+            return empty_key_value_;
+        }
+        if (keys_.empty() || stored() + 1 > keys_.size() - keys_.size() / 4)
+            rehash(keys_.empty() ? 8 : keys_.size() * 2);
+        std::size_t s = slot(key);
+        for (; keys_[s] != empty_key; s = (s + 1) & mask_)
+            if (keys_[s] == key) return values_[s];
+        keys_[s] = key;
+        values_[s] = value;
+        ++size_;
+        return value;
+    }
+
     /// Removes `key`; true when it was present.
     bool erase(std::uint64_t key) noexcept {
         if (key == empty_key) {

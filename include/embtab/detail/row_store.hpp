@@ -1,7 +1,8 @@
 #pragma once
 /// \file detail/row_store.hpp The mechanism every table kind shares: rows in a storage policy,
-/// their optimizer state, a gradient buffer that coalesces duplicate rows before one optimizer
-/// step per row, and an undo log that makes an update all-or-nothing.
+/// their optimizer state, a queue of gradient contributions that coalesces duplicate rows into
+/// one fused optimizer step per row (serial, or split by row across threads), and an undo log
+/// that makes an update all-or-nothing.
 
 #include <algorithm>
 #include <cmath>
@@ -17,10 +18,12 @@
 #include "../io/byte_io.hpp"
 #include "../memory.hpp"
 #include "../options.hpp"
+#include "../threads.hpp"
 #include "../traits.hpp"
 #include "aligned_buffer.hpp"
 #include "checked_size.hpp"
 #include "flat_id_map.hpp"
+#include "float_arena.hpp"
 #include "refused_step.hpp"
 #include "rng.hpp"
 #include "validate.hpp"
@@ -39,11 +42,13 @@ template <class O>
 struct has_valid_state<O, std::void_t<decltype(O::valid_state(std::declval<const float*>(),
                                                                std::size_t{}))>> : std::true_type {};
 
-/// `rows × dim` parameters kept by `Storage`, stepped by `Optimizer`. Gradients are queued with
-/// `add_grad`, summed per row as they arrive, and applied by `apply_grads` (the result equals one
-/// step with the summed gradient, as with PyTorch sparse gradients). An update is a transaction:
-/// `apply_grads` logs each row and its state before stepping it, and `end_update(false)` puts
-/// them back.
+/// `rows × dim` parameters kept by `Storage`, stepped by `Optimizer`. `add_grad` queues a
+/// contribution (where its gradient is, and its scale) in O(1) without copying it; `apply_grads`
+/// groups the contributions by row and, in one pass a distinct row, sums them (in arrival order)
+/// and steps the row — one step with the summed gradient, as with PyTorch sparse gradients. The
+/// distinct rows may be split across threads: each row is summed and stepped by one thread, so
+/// the result does not depend on the thread count. An update is a transaction: `apply_grads`
+/// logs each row and its state before stepping it, and `end_update(false)` puts them back.
 template <class Storage, class Optimizer>
 class row_store {
     static_assert(is_storage_v<Storage>, "embtab: Storage must be a storage policy");
@@ -116,60 +121,69 @@ public:
         });
     }
 
-    /// Adds `scale · g` to the gradient queued for row `r`; `at` is the batch position it comes
-    /// from (named if the row's step is refused).
+    /// Queues `scale · g` for row `r`; `at` is the batch position it comes from (named if the
+    /// row's step is refused). `g` is read by `apply_grads`: it must stay valid and unchanged
+    /// until then (a computed gradient belongs in a `float_arena`, or `add_grad_with`).
     void add_grad(std::size_t r, const float* g, float scale, std::size_t at) {
-        bool fresh;
-        float* slot = slot_of(r, at, fresh);
-        if (fresh)
-            for (std::size_t j = 0; j < dim_; ++j) slot[j] = scale * g[j];
-        else
-            for (std::size_t j = 0; j < dim_; ++j) slot[j] += scale * g[j];
+        queued_.push_back({g, scale, pending_index(r, at)});
     }
-    /// Lets `add(slot)` add a gradient into the `dim` floats queued for row `r` (zero when `r`
-    /// has none yet).
+    /// Lets `add(slot)` write a gradient for row `r` into `dim` zeroed floats that the update
+    /// keeps (a gradient computed on the fly).
     template <class Adder>
     void add_grad_with(std::size_t r, std::size_t at, Adder&& add) {
-        bool fresh;
-        float* slot = slot_of(r, at, fresh);
-        if (fresh) std::fill(slot, slot + dim_, 0.0f);
+        float* slot = owned_.take(dim_);
+        std::fill(slot, slot + dim_, 0.0f);
         add(slot);
+        queued_.push_back({slot, 1.0f, pending_index(r, at)});
     }
-    /// Applies the queued gradients — one optimizer step per distinct row, in the order rows
-    /// were first queued. A step whose row or state would hold a non-finite value (or a value
-    /// its storage cannot hold: the row is read back) is undone at once; then `skip_row` goes
-    /// on with the next row and `throw_error` throws `refused_step`. Every stepped row stays in
-    /// the undo log until `end_update`.
-    void apply_grads(nonfinite_policy policy) {
-        constexpr std::size_t ahead = 16;  // rows loaded ahead of their step (8 and 32 measured slower)
+    /// Applies the queued gradients — one optimizer step per distinct row, the parts of the
+    /// distinct rows (in the order they were first queued) run by `threads`. A step whose row or
+    /// state would hold a non-finite value (or a value its storage cannot hold: the row is read
+    /// back) is undone at once; then `skip_row` goes on with the next row and `throw_error`
+    /// throws `refused_step` for the first such row. Every stepped row stays in the undo log
+    /// until `end_update`. Stochastic rounding draws from a stream of the row's position, so
+    /// the result does not depend on `threads` either. Once per update.
+    template <class Threads = serial>
+    void apply_grads(nonfinite_policy policy, Threads&& threads = {}) {
+        const std::size_t n = pending_.size();
         undo_rounding_ = rounding_;
         applied_ = true;
-        for (std::size_t i = 0; i < pending_.size() && i < ahead; ++i) prefetch_step(pending_[i]);
-        for (std::size_t i = 0; i < pending_.size(); ++i) {
-            if (i + ahead < pending_.size()) prefetch_step(pending_[i + ahead]);
-            const std::size_t r = pending_[i];
-            log_row(r);
-            const bad_value bad = step(r, grads_.data() + i * dim_);
-            if (!bad.part) continue;
-            restore_last();
-            if (policy == nonfinite_policy::throw_error)
-                throw refused_step{pending_at_[i], bad.part, bad.column, bad.value};
-        }
+        if (n == 0) return;
+        group_by_row();
+        const std::uint64_t rounding_seed = Storage::in_place ? 0 : rounding_.next();
+        const std::size_t entry = log_entry_bytes();
+        if (undo_.size() < n * entry) undo_.resize(n * entry);
+        const std::size_t parts = threads.threads() <= 1 ? 1
+                                  : std::min(threads.threads() * parts_per_thread,
+                                             std::max<std::size_t>(1, n / min_rows_per_part));
+        parts_.assign(parts, part_result{});
+        if (part_scratch_.size() < parts * 2 * dim_) part_scratch_.resize(parts * 2 * dim_);
+        threads.run(parts, [&](std::size_t p) {
+            step_rows(p, n * p / parts, n * (p + 1) / parts, policy, rounding_seed);
+        });
+        const part_result* first = nullptr;  // the refused row of lowest position
+        for (const part_result& q : parts_)
+            if (q.refused.part && (!first || q.refused_at < first->refused_at)) first = &q;
+        if (first && policy == nonfinite_policy::throw_error)
+            throw refused_step{pending_at_[first->refused_at], first->refused.part,
+                               first->refused.column, first->refused.value};
     }
     /// Ends an update: `keep` drops the undo log, otherwise every logged row (and the rounding
     /// stream) is put back as it was before `apply_grads`; the gradient queue is emptied either
     /// way.
     void end_update(bool keep) noexcept {
         if (!keep) {
-            while (!undo_rows_.empty()) restore_last();
+            for (const part_result& q : parts_)
+                for (std::size_t i = q.begin; i < q.logged; ++i) restore(i);
             if (applied_) rounding_ = undo_rounding_;
         }
         applied_ = false;
-        undo_rows_.clear();
-        undo_.clear();
+        parts_.clear();
         pending_.clear();
         pending_at_.clear();
-        grads_.clear();
+        queued_.clear();
+        first_.clear();
+        owned_.clear();
         slots_.clear();
     }
 
@@ -262,56 +276,128 @@ private:
     float* states() noexcept { return reinterpret_cast<float*>(state_.data()); }
     const float* states() const noexcept { return reinterpret_cast<const float*>(state_.data()); }
     float* state(std::size_t r) noexcept { return states() + r * state_size_; }
-    /// The gradient slot of row `r`, created (uninitialised, `fresh`) on its first use in the
-    /// batch: duplicates are summed as they arrive, in O(1), instead of sorted at the end.
-    float* slot_of(std::size_t r, std::size_t at, bool& fresh) {
-        auto i = slots_.find(r);
-        fresh = i == slots_.npos;
-        if (fresh) {
-            i = static_cast<std::uint32_t>(pending_.size());
-            slots_.insert_or_assign(r, i);
-            pending_.push_back(r);
-            pending_at_.push_back(at);
-            grads_.resize(grads_.size() + dim_);
-        }
-        return grads_.data() + std::size_t(i) * dim_;
-    }
-    /// Appends row `r` and its optimizer state to the undo log.
-    void log_row(std::size_t r) {
-        const std::size_t state_bytes = state_size_ * sizeof(float), n = undo_.size();
-        undo_.resize(n + row_bytes_ + state_bytes);
-        std::memcpy(undo_.data() + n, row(r), row_bytes_);
-        if (state_bytes) std::memcpy(undo_.data() + n + row_bytes_, state(r), state_bytes);
-        undo_rows_.push_back(r);
-    }
-    /// Puts back the row logged last and drops it from the log.
-    void restore_last() noexcept {
-        const std::size_t state_bytes = state_size_ * sizeof(float), r = undo_rows_.back();
-        const std::size_t n = undo_.size() - row_bytes_ - state_bytes;
-        std::memcpy(row(r), undo_.data() + n, row_bytes_);
-        if (state_bytes) std::memcpy(state(r), undo_.data() + n + row_bytes_, state_bytes);
-        undo_.resize(n);
-        undo_rows_.pop_back();
-    }
-    /// Starts loading row `r` and its optimizer state for a step.
-    void prefetch_step(std::size_t r) const noexcept {
-        prefetch(r);
-        const float* s = states() + r * state_size_;
-        for (std::size_t j = 0; j < state_size_; j += cache_line / sizeof(float))
-            prefetch_line(s + j);
-    }
+    /// Fewest distinct rows worth a part of their own, and parts a thread gets on average.
+    static constexpr std::size_t min_rows_per_part = 256, parts_per_thread = 4;
+    /// Rows loaded ahead of their step (8 and 32 measured slower).
+    static constexpr std::size_t step_ahead = 16;
+
+    /// One queued gradient: where it is, its scale, and the index of its row in `pending_`.
+    struct contribution {
+        const float* g;
+        float scale;
+        std::uint32_t row;
+    };
     /// The first value a step left non-finite, or none (`part` null).
     struct bad_value {
         const char* part;
         std::size_t column;
         float value;
     };
+    /// What one part of `apply_grads` did: rows `[begin, logged)` of `pending_` are in the undo
+    /// log (and stepped, but for refused ones, which are put back); the first it refused.
+    struct part_result {
+        std::size_t begin = 0, logged = 0;
+        std::size_t refused_at = 0;
+        bad_value refused{nullptr, 0, 0};
+    };
+
+    /// The index of row `r` in `pending_`, appended (first queued from position `at`) when the
+    /// batch has not queued it yet.
+    std::uint32_t pending_index(std::size_t r, std::size_t at) {
+        const auto fresh = static_cast<std::uint32_t>(pending_.size());
+        const std::uint32_t i = slots_.find_or_insert(r, fresh);
+        if (i == fresh) {
+            pending_.push_back(r);
+            pending_at_.push_back(at);
+            first_.push_back(0);
+        }
+        ++first_[i];
+        return i;
+    }
+    /// Sorts `queued_` into `grouped_` by row, stably (a counting sort over the counts
+    /// `pending_index` kept in `first_`): row i's contributions become
+    /// `grouped_[first_[i], first_[i+1])`, in arrival order.
+    void group_by_row() {
+        const std::size_t n = pending_.size();
+        std::uint32_t sum = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::uint32_t c = first_[i];
+            first_[i] = sum;
+            sum += c;
+        }
+        first_.push_back(sum);
+        grouped_.resize(queued_.size());
+        cursor_.assign(first_.begin(), first_.end() - 1);
+        for (const contribution& c : queued_) grouped_[cursor_[c.row]++] = c;
+    }
+    /// The gradient of pending row `i` into `acc`: its contributions summed in arrival order.
+    void sum_gradient(std::size_t i, float* acc) const noexcept {
+        const contribution* c = grouped_.data() + first_[i];
+        const contribution* const end = grouped_.data() + first_[i + 1];
+        for (std::size_t j = 0; j < dim_; ++j) acc[j] = c->scale * c->g[j];
+        for (++c; c < end; ++c)
+            for (std::size_t j = 0; j < dim_; ++j) acc[j] += c->scale * c->g[j];
+    }
+    /// Part `p` of `apply_grads`: sums and steps pending rows `[begin, end)`.
+    void step_rows(std::size_t p, std::size_t begin, std::size_t end, nonfinite_policy policy,
+                   std::uint64_t rounding_seed) noexcept {
+        part_result& q = parts_[p];
+        q.begin = q.logged = begin;
+        float* acc = part_scratch_.data() + p * 2 * dim_;
+        float* decoded = acc + dim_;
+        for (std::size_t i = begin; i < end && i < begin + step_ahead; ++i)
+            prefetch_step(pending_[i]);
+        for (std::size_t i = begin; i < end; ++i) {
+            if (i + step_ahead < end) prefetch_step(pending_[i + step_ahead]);
+            log_row(i);
+            q.logged = i + 1;
+            sum_gradient(i, acc);
+            rng gen(derive_seed(rounding_seed, i));
+            const bad_value bad = step(pending_[i], acc, decoded, gen);
+            if (!bad.part) continue;
+            restore(i);
+            if (!q.refused.part) {
+                q.refused_at = i;
+                q.refused = bad;
+            }
+            if (policy == nonfinite_policy::throw_error) return;
+        }
+    }
+    /// Bytes of one undo-log entry: a row and its optimizer state.
+    std::size_t log_entry_bytes() const noexcept {
+        return row_bytes_ + state_size_ * sizeof(float);
+    }
+    /// Writes pending row `i` and its optimizer state to entry `i` of the undo log.
+    void log_row(std::size_t i) noexcept {
+        std::byte* e = undo_.data() + i * log_entry_bytes();
+        const std::size_t r = pending_[i];
+        std::memcpy(e, row(r), row_bytes_);
+        if (state_size_) std::memcpy(e + row_bytes_, state(r), state_size_ * sizeof(float));
+    }
+    /// Puts pending row `i` and its state back from entry `i` of the undo log.
+    void restore(std::size_t i) noexcept {
+        const std::byte* e = undo_.data() + i * log_entry_bytes();
+        const std::size_t r = pending_[i];
+        std::memcpy(row(r), e, row_bytes_);
+        if (state_size_) std::memcpy(state(r), e + row_bytes_, state_size_ * sizeof(float));
+    }
+    /// Starts loading row `r` and its optimizer state, to be written, for a step.
+    void prefetch_step(std::size_t r) const noexcept {
+        const auto begin = reinterpret_cast<std::uintptr_t>(row(r));
+        for (auto a = begin & ~std::uintptr_t(cache_line - 1); a < begin + row_bytes_; a += cache_line)
+            prefetch_line_for_write(reinterpret_cast<const void*>(a));
+        const float* s = states() + r * state_size_;
+        for (std::size_t j = 0; j < state_size_; j += cache_line / sizeof(float))
+            prefetch_line_for_write(s + j);
+    }
+    /// The first non-finite value of `v[0..n)`, named as in `part`, or none.
     static bad_value check(const char* part, const float* v, std::size_t n) noexcept {
         const std::size_t j = first_nonfinite(v, n);
         return j == n ? bad_value{nullptr, 0, 0} : bad_value{part, j, v[j]};
     }
-    /// One optimizer step of row `r`, and the first value it left non-finite.
-    bad_value step(std::size_t r, const float* g) {
+    /// One optimizer step of row `r` with gradient `g` (`decoded`: dim floats of room for a
+    /// row not stored as fp32; `gen`: its rounding), and the first value it left non-finite.
+    bad_value step(std::size_t r, const float* g, float* decoded, rng& gen) noexcept {
         float* s = state(r);
         bad_value bad{};
         if constexpr (Storage::in_place) {
@@ -319,13 +405,13 @@ private:
             optimizer_.step(w, g, s, dim_);
             bad = check("row", w, dim_);
         } else {
-            read(r, scratch_.data());
-            optimizer_.step(scratch_.data(), g, s, dim_);
-            bad = check("row", scratch_.data(), dim_);
+            read(r, decoded);
+            optimizer_.step(decoded, g, s, dim_);
+            bad = check("row", decoded, dim_);
             if (!bad.part) {
-                write(r, scratch_.data());
-                read(r, scratch_.data());  // beyond the storage's range the stored row is not finite
-                bad = check("row as stored", scratch_.data(), dim_);
+                storage_.encode(decoded, row(r), dim_, gen);
+                read(r, decoded);  // beyond the storage's range the stored row is not finite
+                bad = check("row as stored", decoded, dim_);
             }
         }
         return bad.part ? bad : check("optimizer state", s, state_size_);
@@ -340,12 +426,17 @@ private:
     std::vector<float> scratch_;
     std::vector<std::size_t> pending_;     // rows with a queued gradient, in arrival order
     std::vector<std::size_t> pending_at_;  // the batch position each was first queued from
-    std::vector<float> grads_;          // their gradients, dim_ floats each
-    flat_id_map<std::uint32_t> slots_;  // row → index in pending_
-    std::vector<std::byte> undo_;        // rows stepped in this update, then their states
-    std::vector<std::size_t> undo_rows_;  // which rows, in the order logged
-    rng undo_rounding_;                   // the rounding stream before apply_grads
-    bool applied_ = false;                // apply_grads ran in this update
+    flat_id_map<std::uint32_t> slots_;     // row → index in pending_
+    std::vector<contribution> queued_;     // add_grad calls, in arrival order
+    std::vector<std::uint32_t> first_;     // counts a pending row, then where its group starts
+    std::vector<std::uint32_t> cursor_;    // group_by_row's write positions
+    std::vector<contribution> grouped_;    // queued_ grouped by row
+    float_arena owned_;                    // gradients written by add_grad_with
+    std::vector<part_result> parts_;       // what each part of apply_grads did
+    std::vector<float> part_scratch_;      // 2 · dim floats a part
+    std::vector<std::byte> undo_;          // entry i: pending_[i] and its state before the step
+    rng undo_rounding_;                    // the rounding stream before apply_grads
+    bool applied_ = false;                 // apply_grads ran in this update
 };
 
 }  // namespace embtab::detail

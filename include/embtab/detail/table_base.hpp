@@ -11,8 +11,11 @@
 ///   `void embed_add(std::uint64_t id, float w, float* acc) const`  acc += w · vector of id
 ///   `void backward(std::uint64_t id, const float* g, float scale, std::size_t at)`
 ///                                             queue scale·g for id (from batch position `at`)
-///   `void finish_update(nonfinite_policy p)`  apply what `backward` queued (`row_store` refuses
-///                                             steps with non-finite results as `p` says)
+///                                             (`g` must stay valid until `finish_update`)
+///   `void finish_update(nonfinite_policy p, Threads&& t)`  apply what `backward` queued, the
+///                                             distinct rows split across thread policy `t`
+///                                             (`row_store` refuses steps with non-finite
+///                                             results as `p` says)
 ///   `void end_update(bool keep) noexcept`     end the update: keep it, or undo every step and
 ///                                             drop what is queued
 ///   `void assign(std::uint64_t id, const float* v)`  set the vector of id, fresh optimizer state
@@ -93,15 +96,16 @@ public:
     }
 
     /// Backward and optimizer step: `grads.row(i)` is the loss gradient w.r.t. the vector that
-    /// `lookup` returned for `ids[i]`. Duplicate ids are coalesced.
-    template <class Ids>
-    void update(const Ids& ids, matrix_view<const float> grads) {
+    /// `lookup` returned for `ids[i]`. Duplicate ids are coalesced. `threads` steps parts of the
+    /// distinct rows in parallel (each row on one thread); the result does not depend on it.
+    template <class Ids, class Threads = serial>
+    void update(const Ids& ids, matrix_view<const float> grads, Threads&& threads = {}) {
         const access_check::writing writing(access_);
         const auto id = as_span(ids);
         check_shape(grads, id.size(), self().dim(), "gradient", "ids");
         check_ids(id, self().id_limit());
         mark_nonfinite(grads, "gradient row ");
-        transact(id, [&] {
+        transact(id, threads, [&] {
             for (std::size_t i = 0; i < id.size(); ++i)
                 if (!skip_[i]) self().backward(key(id[i]), grads.row(i), 1.0f, i);
         });
@@ -109,10 +113,10 @@ public:
 
     /// Backward of `lookup_pooled` and optimizer step: `bag_grads.row(b)` is the gradient w.r.t.
     /// bag `b`'s pooled vector; each id receives it times its weight (over the bag length for
-    /// mean).
-    template <class Ids, class Offsets>
+    /// mean). `threads` as for `update`.
+    template <class Ids, class Offsets, class Threads = serial>
     void update_pooled(const Ids& ids, const Offsets& offsets, matrix_view<const float> bag_grads,
-                       const pool_options& opts = {}) {
+                       const pool_options& opts = {}, Threads&& threads = {}) {
         const access_check::writing writing(access_);
         const auto id = as_span(ids);
         const auto off = as_span(offsets);
@@ -129,7 +133,7 @@ public:
             return false;
         };
         for (std::size_t i = 0; i < id.size(); ++i) weight_ok(i);  // throws before any change
-        transact(id, [&] {
+        transact(id, threads, [&] {
             for (std::size_t b = 0; b + 1 < off.size(); ++b) {
                 if (skip_[b]) continue;
                 for_each_in_bag(off, b, opts, [&](std::size_t i, float w) {
@@ -221,11 +225,11 @@ private:
 
     /// Runs `queue` (the `backward` calls) and the optimizer step as one transaction: on any
     /// exception every row is put back; a refused step is reported as `nonfinite_result`.
-    template <class Id, class Queue>
-    void transact(span<const Id> id, Queue&& queue) {
+    template <class Id, class Threads, class Queue>
+    void transact(span<const Id> id, Threads& threads, Queue&& queue) {
         try {
             queue();
-            self().finish_update(on_nonfinite_);
+            self().finish_update(on_nonfinite_, threads);
         } catch (const refused_step& r) {
             self().end_update(false);
             fail<nonfinite_result>(

@@ -84,14 +84,26 @@ class any_table {
     /// See `table_base::update`.
     template <class Ids>
     void update(const Ids& ids, matrix_view<const float> grads) {
-        held().update(view(as_span(ids)), grads);
+        held().update(view(as_span(ids)), grads, nullptr);
+    }
+    /// See `table_base::update`; the distinct rows are stepped across `threads`.
+    template <class Ids>
+    void update(const Ids& ids, matrix_view<const float> grads, thread_pool& threads) {
+        held().update(view(as_span(ids)), grads, &threads);
     }
     /// See `table_base::update_pooled`.
     template <class Ids, class Offsets>
     void update_pooled(const Ids& ids, const Offsets& offsets, matrix_view<const float> bag_grads,
                        const pool_options& opts = {}) {
         offsets64 off(as_span(offsets));
-        held().update_pooled(view(as_span(ids)), off.get(), bag_grads, opts);
+        held().update_pooled(view(as_span(ids)), off.get(), bag_grads, opts, nullptr);
+    }
+    /// See `table_base::update_pooled`; the distinct rows are stepped across `threads`.
+    template <class Ids, class Offsets>
+    void update_pooled(const Ids& ids, const Offsets& offsets, matrix_view<const float> bag_grads,
+                       const pool_options& opts, thread_pool& threads) {
+        offsets64 off(as_span(offsets));
+        held().update_pooled(view(as_span(ids)), off.get(), bag_grads, opts, &threads);
     }
 
   private:
@@ -163,13 +175,13 @@ class any_table {
         virtual void verify_shape(io::reader&) const = 0;
         virtual void save_state(io::writer&) const = 0;
         virtual void load_state(io::reader&) = 0;
-        // lookups take a pool, or nullptr for the calling thread alone
+        // lookups and updates take a pool, or nullptr for the calling thread alone
         virtual void lookup(ids_view, matrix_view<float>, thread_pool*) const = 0;
         virtual void lookup_pooled(ids_view, ids64, matrix_view<float>, const pool_options&,
                                    thread_pool*) const = 0;
-        virtual void update(ids_view, matrix_view<const float>) = 0;
-        virtual void update_pooled(ids_view, ids64, matrix_view<const float>,
-                                   const pool_options&) = 0;
+        virtual void update(ids_view, matrix_view<const float>, thread_pool*) = 0;
+        virtual void update_pooled(ids_view, ids64, matrix_view<const float>, const pool_options&,
+                                   thread_pool*) = 0;
     };
     template <class Table>
     struct model final : concept_t {
@@ -216,12 +228,22 @@ class any_table {
                     t.lookup_pooled(ids, f, o, p);
             });
         }
-        void update(ids_view v, matrix_view<const float> g) override {
-            visit(v, [&](auto ids) { t.update(ids, g); });
+        void update(ids_view v, matrix_view<const float> g, thread_pool* pool) override {
+            visit(v, [&](auto ids) {
+                if (pool)
+                    t.update(ids, g, *pool);
+                else
+                    t.update(ids, g);
+            });
         }
-        void update_pooled(ids_view v, ids64 f, matrix_view<const float> g,
-                           const pool_options& p) override {
-            visit(v, [&](auto ids) { t.update_pooled(ids, f, g, p); });
+        void update_pooled(ids_view v, ids64 f, matrix_view<const float> g, const pool_options& p,
+                           thread_pool* pool) override {
+            visit(v, [&](auto ids) {
+                if (pool)
+                    t.update_pooled(ids, f, g, p, *pool);
+                else
+                    t.update_pooled(ids, f, g, p);
+            });
         }
     };
 

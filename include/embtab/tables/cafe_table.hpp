@@ -188,9 +188,10 @@ public:
     /// Steps both tables, scores the batch into the sketch (the scores of an id's lookups
     /// summed into one insert) and migrates promoted ids: each gets the vector its lookups
     /// returned (a medium id: both shared rows).
-    void finish_update(nonfinite_policy p) {
-        hot_.finish_update(p);
-        shared_.finish_update(p);
+    template <class Threads = serial>
+    void finish_update(nonfinite_policy p, Threads&& threads = {}) {
+        hot_.finish_update(p, threads);
+        shared_.finish_update(p, threads);
         events_.clear();
         if (norm_sum_ > 0) {
             const double unit = static_cast<double>(lookups_) / norm_sum_;  // mean score 1

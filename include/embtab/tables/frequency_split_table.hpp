@@ -207,9 +207,10 @@ public:
         else shared_.backward(id, g, scale, at);
     }
     /// Applies the queued gradients of both parts.
-    void finish_update(nonfinite_policy p) {
-        hot_.finish_update(p);
-        shared_.finish_update(p);
+    template <class Threads = serial>
+    void finish_update(nonfinite_policy p, Threads&& threads = {}) {
+        hot_.finish_update(p, threads);
+        shared_.finish_update(p, threads);
     }
     /// Keeps the update of both parts, or undoes it.
     void end_update(bool keep) noexcept {

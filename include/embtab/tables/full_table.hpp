@@ -93,7 +93,10 @@ public:
         store_.add_grad(id, g, scale, at);
     }
     /// Applies the queued gradients (one optimizer step per distinct row).
-    void finish_update(nonfinite_policy p) { store_.apply_grads(p); }
+    template <class Threads = serial>
+    void finish_update(nonfinite_policy p, Threads&& threads = {}) {
+        store_.apply_grads(p, threads);
+    }
     /// Keeps the update, or undoes it.
     void end_update(bool keep) noexcept { store_.end_update(keep); }
     /// Sets the vector of `id` and gives it fresh optimizer state.

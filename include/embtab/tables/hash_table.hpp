@@ -172,7 +172,10 @@ public:
             store_.add_grad(row_of(id, i), g, scale * weight_, at);
     }
     /// Applies the queued gradients (one optimizer step per distinct row).
-    void finish_update(nonfinite_policy p) { store_.apply_grads(p); }
+    template <class Threads = serial>
+    void finish_update(nonfinite_policy p, Threads&& threads = {}) {
+        store_.apply_grads(p, threads);
+    }
     /// Keeps the update, or undoes it.
     void end_update(bool keep) noexcept { store_.end_update(keep); }
     /// Makes the vector of `id` equal `values` (see the class comment) with fresh optimizer

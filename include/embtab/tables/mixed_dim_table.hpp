@@ -255,14 +255,15 @@ class mixed_dim_table : public detail::table_base<mixed_dim_table<Storage, Optim
     }
     /// Applies the queued gradients: one optimizer step per distinct row of `E_b`, and one per
     /// row of each projection that received a gradient in this batch.
-    void finish_update(nonfinite_policy p) {
+    template <class Threads = serial>
+    void finish_update(nonfinite_policy p, Threads&& threads = {}) {
         for (block& blk : blocks_) {
-            blk.rows.apply_grads(p);
+            blk.rows.apply_grads(p, threads);
             if (!blk.touched) continue;
             for (std::size_t k = 0; k < blk.projection.rows(); ++k)
                 blk.projection.add_grad(k, blk.projection_grad.data() + k * dim_, 1.0f,
                                         blk.first_at);
-            blk.projection.apply_grads(p);
+            blk.projection.apply_grads(p, threads);
         }
     }
     /// Keeps the update of every block, or undoes it.

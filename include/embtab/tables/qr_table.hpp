@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "../detail/float_arena.hpp"
 #include "../detail/table_base.hpp"
 #include "../detail/validate.hpp"
 #include "../errors.hpp"
@@ -98,7 +99,6 @@ public:
             detail::fail<bad_parameter>("qr_table: product and sum need equal dimensions; the "
                                         "quotient table has ",
                                         q_.dim(), ", the remainder table ", r_.dim());
-        grad_.resize(std::max(q_.dim(), r_.dim()));
         values_.resize(dim());
     }
 
@@ -226,14 +226,16 @@ public:
         const auto [q, r] = split(id);
         switch (combine_) {
             case qr_combine::product: {
+                // the parts read their gradients in finish_update: they wait in grads_
                 const std::size_t d = q_.dim();
-                float* other = grad_.data();
-                r_.embed(r, other);  // ∂Q = g ⊙ R[r]
-                for (std::size_t j = 0; j < d; ++j) other[j] *= g[j];
-                q_.backward(q, other, scale, at);
-                q_.embed(q, other);  // ∂R = g ⊙ Q[q] (updates wait for finish_update)
-                for (std::size_t j = 0; j < d; ++j) other[j] *= g[j];
-                r_.backward(r, other, scale, at);
+                float* dq = grads_.take(d);
+                r_.embed(r, dq);  // ∂Q = g ⊙ R[r]
+                for (std::size_t j = 0; j < d; ++j) dq[j] *= g[j];
+                q_.backward(q, dq, scale, at);
+                float* dr = grads_.take(d);
+                q_.embed(q, dr);  // ∂R = g ⊙ Q[q] (updates wait for finish_update)
+                for (std::size_t j = 0; j < d; ++j) dr[j] *= g[j];
+                r_.backward(r, dr, scale, at);
                 break;
             }
             case qr_combine::sum:
@@ -247,14 +249,16 @@ public:
         }
     }
     /// Applies the queued gradients of both parts.
-    void finish_update(nonfinite_policy p) {
-        q_.finish_update(p);
-        r_.finish_update(p);
+    template <class Threads = serial>
+    void finish_update(nonfinite_policy p, Threads&& threads = {}) {
+        q_.finish_update(p, threads);
+        r_.finish_update(p, threads);
     }
     /// Keeps the update of both parts, or undoes it.
     void end_update(bool keep) noexcept {
         q_.end_update(keep);
         r_.end_update(keep);
+        grads_.clear();
     }
     /// Makes the vector of `id` equal `values` (see the class comment).
     void assign(std::uint64_t id, const float* values) {
@@ -284,7 +288,7 @@ private:
     id_permutation perm_;
     QTable q_;
     RTable r_;
-    std::vector<float> grad_;    // backward's per-id gradient of one part
+    detail::float_arena grads_;  // product gradients of the parts, until end_update
     std::vector<float> values_;  // assign's remainder row
 };
 

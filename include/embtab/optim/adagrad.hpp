@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstddef>
 
+#include "../detail/lanes.hpp"
+
 namespace embtab {
 
 /// `h += g²; w -= lr · g / (sqrt(h) + eps)`, element-wise.
@@ -40,12 +42,15 @@ struct adagrad {
     void init_state(float* h, std::size_t dim) const noexcept {
         for (std::size_t j = 0; j < dim; ++j) h[j] = initial_accumulator;
     }
-    /// One step of row `w` with gradient `g`.
+    /// One step of row `w` with gradient `g` (vectorised; the same bits at every width).
     void step(float* w, const float* g, float* h, std::size_t dim) const noexcept {
-        for (std::size_t j = 0; j < dim; ++j) {
-            h[j] += g[j] * g[j];
-            w[j] -= lr * g[j] / (std::sqrt(h[j]) + eps);
-        }
+        detail::for_lanes(dim, [&](auto tag, std::size_t j) {
+            using V = typename decltype(tag)::type;
+            const V gj = V::load(g + j);
+            const V hj = V::load(h + j) + gj * gj;
+            hj.store(h + j);
+            (V::load(w + j) - V::all(lr) * gj / (sqrt(hj) + V::all(eps))).store(w + j);
+        });
     }
 };
 

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstddef>
 
+#include "../detail/lanes.hpp"
+
 namespace embtab {
 
 /// Adam (Kingma & Ba) per row: moments `m`, `v` and step count `t` kept per row.
@@ -54,11 +56,16 @@ struct adam {
         const float bc1 = 1 - std::pow(beta1, t);
         const float bc2_root = std::sqrt(1 - std::pow(beta2, t));
         const float step_size = lr / bc1;
-        for (std::size_t j = 0; j < dim; ++j) {
-            m[j] = beta1 * m[j] + (1 - beta1) * g[j];
-            v[j] = beta2 * v[j] + (1 - beta2) * g[j] * g[j];
-            w[j] -= step_size * m[j] / (std::sqrt(v[j]) / bc2_root + eps);
-        }
+        detail::for_lanes(dim, [&](auto tag, std::size_t j) {  // the same bits at every width
+            using V = typename decltype(tag)::type;
+            const V gj = V::load(g + j);
+            const V mj = V::all(beta1) * V::load(m + j) + V::all(1 - beta1) * gj;
+            const V vj = V::all(beta2) * V::load(v + j) + V::all(1 - beta2) * gj * gj;
+            mj.store(m + j);
+            vj.store(v + j);
+            (V::load(w + j) - V::all(step_size) * mj / (sqrt(vj) / V::all(bc2_root) + V::all(eps)))
+                .store(w + j);
+        });
     }
 };
 

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstddef>
 
+#include "../detail/lanes.hpp"
+
 namespace embtab {
 
 /// `h += mean(g²); w -= lr · g / (sqrt(h) + eps)` with one `h` per row.
@@ -34,13 +36,27 @@ struct rowwise_adagrad {
     static bool valid_state(const float* h, std::size_t) noexcept { return *h >= 0; }
     /// Sets a fresh row's state.
     void init_state(float* h, std::size_t) const noexcept { *h = initial_accumulator; }
-    /// One step of row `w` with gradient `g`.
+    /// One step of row `w` with gradient `g` (vectorised: the sum of squares is added in an
+    /// order that depends on the vector width, as FBGEMM's is).
     void step(float* w, const float* g, float* h, std::size_t dim) const noexcept {
         float sq = 0;
-        for (std::size_t j = 0; j < dim; ++j) sq += g[j] * g[j];
+        detail::with_widest_lanes([&](auto tag) {
+            using V = typename decltype(tag)::type;
+            V acc = V::all(0.0f);
+            std::size_t j = 0;
+            for (; j + V::lanes <= dim; j += V::lanes) {
+                const V gj = V::load(g + j);
+                acc = acc + gj * gj;
+            }
+            sq = acc.sum();
+            for (; j < dim; ++j) sq += g[j] * g[j];
+        });
         *h += sq / static_cast<float>(dim);
         const float rate = lr / (std::sqrt(*h) + eps);
-        for (std::size_t j = 0; j < dim; ++j) w[j] -= rate * g[j];
+        detail::for_lanes(dim, [&](auto tag, std::size_t j) {
+            using V = typename decltype(tag)::type;
+            (V::load(w + j) - V::all(rate) * V::load(g + j)).store(w + j);
+        });
     }
 };
 

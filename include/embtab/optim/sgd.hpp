@@ -3,6 +3,8 @@
 
 #include <cstddef>
 
+#include "../detail/lanes.hpp"
+
 namespace embtab {
 
 /// `w -= lr · g`; no state.
@@ -22,7 +24,10 @@ struct sgd {
     void init_state(float*, std::size_t) const noexcept {}
     /// One step of row `w` with gradient `g`.
     void step(float* w, const float* g, float*, std::size_t dim) const noexcept {
-        for (std::size_t j = 0; j < dim; ++j) w[j] -= lr * g[j];
+        detail::for_lanes(dim, [&](auto tag, std::size_t j) {
+            using V = typename decltype(tag)::type;
+            (V::load(w + j) - V::all(lr) * V::load(g + j)).store(w + j);
+        });
     }
 };
 

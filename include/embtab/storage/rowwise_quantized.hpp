@@ -105,12 +105,19 @@ struct rowwise_quantized {
         const float inverse = static_cast<float>(max_code) / (range + 1e-8f);
         std::memset(row, 0, code_bytes(dim));
         auto* q = reinterpret_cast<std::uint8_t*>(row);
+        std::uint64_t random = 0;  // stochastic rounding: 16 random bits a code, 4 a draw
         for (std::size_t j = 0; j < dim; ++j) {
             const float t = (in[j] - min) * inverse;
-            float c = round == rounding::nearest
-                          ? std::nearbyint(t)
-                          : std::floor(t + static_cast<float>(gen.uniform()));
-            // into [0, max_code]; NaN (from a non-finite row) becomes 0, never an undefined cast
+            float c;
+            if (round == rounding::nearest) {
+                c = std::nearbyint(t);
+            } else {
+                if (j % 4 == 0) random = gen.next();
+                c = t + static_cast<float>(random & 0xffffu) * 0x1p-16f;  // floored by the cast
+                random >>= 16;
+            }
+            // into [0, max_code]; NaN (from a non-finite row) becomes 0, never an undefined
+            // cast; the cast truncates, which is the floor of a value >= 0
             c = c > 0 ? std::min(c, static_cast<float>(max_code)) : 0.0f;
             const auto code = static_cast<std::uint8_t>(c);
             if constexpr (Bits == 8)

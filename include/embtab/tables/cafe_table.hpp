@@ -176,10 +176,16 @@ public:
             if (e.at.medium) shared_.backward(second_key(id), g, scale, at);
         }
         double norm = 1;
-        if (score_ == importance::gradient_norm) {  // in double: g·g of a finite float can overflow
-            double sq = 0;
-            for (std::size_t j = 0; j < dim(); ++j) sq += double(g[j]) * double(g[j]);
-            norm = std::fabs(double(scale)) * std::sqrt(sq);
+        if (score_ == importance::gradient_norm) {
+            // the ids of a bag share one gradient (unchanged until finish_update): its norm is
+            // computed once
+            if (g != normed_) {
+                double sq = 0;  // in double: g·g of a finite float can overflow
+                for (std::size_t j = 0; j < dim(); ++j) sq += double(g[j]) * double(g[j]);
+                normed_ = g;
+                norm_of_normed_ = std::sqrt(sq);
+            }
+            norm = std::fabs(double(scale)) * norm_of_normed_;
         }
         ++lookups_;
         norm_sum_ += norm;
@@ -215,6 +221,7 @@ public:
         shared_.end_update(keep);
         scored_.clear();
         batch_index_.clear();
+        normed_ = nullptr;
         lookups_ = 0;
         norm_sum_ = 0;
     }
@@ -283,6 +290,8 @@ private:
     detail::flat_id_map<std::uint32_t> batch_index_;  // id → index in scored_
     std::size_t lookups_ = 0;                               // N: lookups in the batch
     double norm_sum_ = 0;                                   // Σ_j ‖g_j‖
+    const float* normed_ = nullptr;  // the gradient whose norm was computed last in this batch
+    double norm_of_normed_ = 0;      // ‖normed_‖
     std::vector<hot_event> events_;
     std::vector<float> row_;  // a shared vector being copied into a hot row
 };

@@ -173,6 +173,25 @@ void train(benchmark::State& state) {
     report(state, 2 * d * sizeof(float));
 }
 
+/// The update alone (update_pooled with a constant bag gradient), on `pool` threads of a
+/// `thread_pool` (1: the serial policy).
+template <class Kind>
+void update(benchmark::State& state) {
+    const auto d = static_cast<std::size_t>(state.range(0));
+    auto& t = Kind::get(d);
+    const auto threads_asked = static_cast<std::size_t>(state.range(2));
+    embtab::thread_pool threads(threads_asked);
+    const auto& pool = bench::ids_for(rows_for(d), zipf_of(state));
+    const auto offsets = bench::make_offsets(kBags, kPooling);
+    const embtab::row_matrix grad = embtab::row_matrix::Constant(kBags, d, 1e-3f);
+    std::size_t start = 0;
+    for (auto _ : state) {
+        if (threads_asked > 1) t.update_pooled(next_batch(pool, start), offsets, grad, {}, threads);
+        else t.update_pooled(next_batch(pool, start), offsets, grad);
+    }
+    report(state, d * sizeof(float));
+}
+
 /// A training step with the batch cut across a `thread_pool` of `pool` threads: the pooled
 /// lookup by bags, the update by distinct rows.
 template <class Kind>
@@ -235,6 +254,13 @@ void threads(benchmark::internal::Benchmark* b) {
     shapes(b);
     b->ThreadRange(1, 2);
 }
+void pools(benchmark::internal::Benchmark* b) {
+    b->ArgNames({"dim", "zipf", "pool"});
+    for (int dim : {16, 64, 128})
+        for (int dist : {0, 1})
+            for (int pool : {1, 2}) b->Args({dim, dist, pool});
+    b->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
 void split(benchmark::internal::Benchmark* b) {
     b->ArgNames({"dim", "zipf", "pool"});
     for (int dim : {16, 64, 128})
@@ -258,6 +284,8 @@ BENCHMARK_TEMPLATE(lookup, full_f32)->Apply(threads);
 BENCHMARK_TEMPLATE(lookup, hash)->Apply(shapes);
 BENCHMARK_TEMPLATE(train, full_f32)->Apply(shapes);
 BENCHMARK_TEMPLATE(train, full_f32_adagrad)->Apply(shapes);
+BENCHMARK_TEMPLATE(update, full_f32)->Apply(pools);
+BENCHMARK_TEMPLATE(update, full_f32_adagrad)->Apply(pools);
 BENCHMARK_TEMPLATE(train_split, full_f32)->Apply(split);
 BENCHMARK_TEMPLATE(train_split, full_f32_adagrad)->Apply(split);
 BENCHMARK_TEMPLATE(train, full_low<embtab::int8_rowwise>)->Apply(shapes);

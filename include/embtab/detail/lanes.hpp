@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <utility>
 
 #include "simd.hpp"
 
@@ -43,8 +44,16 @@ struct f32x1 {
     friend f32x1 operator/(f32x1 a, f32x1 b) noexcept { return {a.v / b.v}; }
     /// Lane-wise square root (of a non-negative value: no errno).
     friend f32x1 sqrt(f32x1 a) noexcept { return {std::sqrt(a.v)}; }
+    /// Lane-wise `a < b ? a : b` (as SSE's `minps`).
+    friend f32x1 min(f32x1 a, f32x1 b) noexcept { return {a.v < b.v ? a.v : b.v}; }
+    /// Lane-wise `a > b ? a : b` (as SSE's `maxps`).
+    friend f32x1 max(f32x1 a, f32x1 b) noexcept { return {a.v > b.v ? a.v : b.v}; }
     /// The sum of the lanes.
     float sum() const noexcept { return v; }
+    /// The smallest lane.
+    float lowest() const noexcept { return v; }
+    /// The largest lane.
+    float highest() const noexcept { return v; }
 };
 
 #ifdef EMBTAB_X86_DISPATCH
@@ -70,10 +79,24 @@ struct f32x4 {
     friend f32x4 operator/(f32x4 a, f32x4 b) noexcept { return {_mm_div_ps(a.v, b.v)}; }
     /// Lane-wise square root.
     friend f32x4 sqrt(f32x4 a) noexcept { return {_mm_sqrt_ps(a.v)}; }
+    /// Lane-wise `a < b ? a : b`.
+    friend f32x4 min(f32x4 a, f32x4 b) noexcept { return {_mm_min_ps(a.v, b.v)}; }
+    /// Lane-wise `a > b ? a : b`.
+    friend f32x4 max(f32x4 a, f32x4 b) noexcept { return {_mm_max_ps(a.v, b.v)}; }
     /// The sum of the lanes, as ((0 + 2) + (1 + 3)).
     float sum() const noexcept {
         const __m128 pairs = _mm_add_ps(v, _mm_movehl_ps(v, v));
         return _mm_cvtss_f32(_mm_add_ss(pairs, _mm_shuffle_ps(pairs, pairs, 1)));
+    }
+    /// The smallest lane.
+    float lowest() const noexcept {
+        const __m128 pairs = _mm_min_ps(v, _mm_movehl_ps(v, v));
+        return _mm_cvtss_f32(_mm_min_ss(pairs, _mm_shuffle_ps(pairs, pairs, 1)));
+    }
+    /// The largest lane.
+    float highest() const noexcept {
+        const __m128 pairs = _mm_max_ps(v, _mm_movehl_ps(v, v));
+        return _mm_cvtss_f32(_mm_max_ss(pairs, _mm_shuffle_ps(pairs, pairs, 1)));
     }
 };
 
@@ -108,9 +131,25 @@ struct f32x8 {
     }
     /// Lane-wise square root.
     EMBTAB_AVX2_FN friend f32x8 sqrt(f32x8 a) noexcept { return {_mm256_sqrt_ps(a.v)}; }
+    /// Lane-wise `a < b ? a : b`.
+    EMBTAB_AVX2_FN friend f32x8 min(f32x8 a, f32x8 b) noexcept {
+        return {_mm256_min_ps(a.v, b.v)};
+    }
+    /// Lane-wise `a > b ? a : b`.
+    EMBTAB_AVX2_FN friend f32x8 max(f32x8 a, f32x8 b) noexcept {
+        return {_mm256_max_ps(a.v, b.v)};
+    }
     /// The sum of the lanes: the two halves added, then as `f32x4::sum`.
     EMBTAB_AVX2_FN float sum() const noexcept {
         return f32x4{_mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1))}.sum();
+    }
+    /// The smallest lane.
+    EMBTAB_AVX2_FN float lowest() const noexcept {
+        return f32x4{_mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1))}.lowest();
+    }
+    /// The largest lane.
+    EMBTAB_AVX2_FN float highest() const noexcept {
+        return f32x4{_mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1))}.highest();
     }
 };
 
@@ -152,6 +191,31 @@ void for_lanes(std::size_t n, Body&& body) {
         for (; j + V::lanes <= n; j += V::lanes) body(tag, j);
         for (; j < n; ++j) body(lanes_tag<f32x1>{}, j);
     });
+}
+
+/// The smallest and the largest of `p[0..n)`, `n` ≥ 1, by `<` and `>` (a NaN is skipped unless
+/// it comes first; of two zeros either may be returned).
+inline std::pair<float, float> min_max(const float* p, std::size_t n) noexcept {
+    float lo = p[0], hi = p[0];
+    with_widest_lanes([&](auto tag) {
+        using V = typename decltype(tag)::type;
+        std::size_t j = 0;
+        if (n >= V::lanes) {
+            V vlo = V::load(p), vhi = vlo;
+            for (j = V::lanes; j + V::lanes <= n; j += V::lanes) {
+                const V x = V::load(p + j);
+                vlo = min(x, vlo);
+                vhi = max(x, vhi);
+            }
+            lo = vlo.lowest();
+            hi = vhi.highest();
+        }
+        for (; j < n; ++j) {
+            lo = p[j] < lo ? p[j] : lo;
+            hi = p[j] > hi ? p[j] : hi;
+        }
+    });
+    return {lo, hi};
 }
 
 }  // namespace embtab::detail

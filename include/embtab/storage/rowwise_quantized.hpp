@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "../detail/lanes.hpp"
 #include "../detail/rng.hpp"
 #include "../detail/simd.hpp"
 #include "rounding.hpp"
@@ -100,30 +101,40 @@ struct rowwise_quantized {
     /// fp32 to row: `bias = min`, `scale = (max−min)/max_code`, codes
     /// `(x−min)·max_code/(max−min+1e-8)` rounded as `round` says (FBGEMM's formula for nearest).
     void encode(const float* in, std::byte* row, std::size_t dim, detail::rng& gen) const noexcept {
-        const auto [lo, hi] = std::minmax_element(in, in + dim);
-        const float min = *lo, range = *hi - *lo;
+        const auto [min, max] = detail::min_max(in, dim);
+        const float range = max - min;
         const float inverse = static_cast<float>(max_code) / (range + 1e-8f);
         std::memset(row, 0, code_bytes(dim));
         auto* q = reinterpret_cast<std::uint8_t*>(row);
-        std::uint64_t random = 0;  // stochastic rounding: 16 random bits a code, 4 a draw
-        for (std::size_t j = 0; j < dim; ++j) {
-            const float t = (in[j] - min) * inverse;
-            float c;
+        constexpr std::size_t chunk = 64;
+        float c[chunk];  // codes of values [at, at + n), as floats
+        for (std::size_t at = 0; at < dim; at += chunk) {
+            const std::size_t n = std::min(chunk, dim - at);
             if (round == rounding::nearest) {
-                c = std::nearbyint(t);
-            } else {
-                if (j % 4 == 0) random = gen.next();
-                c = t + static_cast<float>(random & 0xffffu) * 0x1p-16f;  // floored by the cast
-                random >>= 16;
+                for (std::size_t k = 0; k < n; ++k) c[k] = std::nearbyint((in[at + k] - min) * inverse);
+            } else {  // (x − min)·inverse + u, u uniform in [0, 1) of 16 bits, floored below
+                for (std::size_t k = 0; k < n; k += 4) {
+                    std::uint64_t random = gen.next();
+                    for (std::size_t i = k; i < k + 4 && i < n; ++i, random >>= 16)
+                        c[i] = static_cast<float>(random & 0xffffu) * 0x1p-16f;
+                }
+                detail::for_lanes(n, [&](auto tag, std::size_t k) {
+                    using V = typename decltype(tag)::type;
+                    ((V::load(in + at + k) - V::all(min)) * V::all(inverse) + V::load(c + k))
+                        .store(c + k);
+                });
             }
-            // into [0, max_code]; NaN (from a non-finite row) becomes 0, never an undefined
-            // cast; the cast truncates, which is the floor of a value >= 0
-            c = c > 0 ? std::min(c, static_cast<float>(max_code)) : 0.0f;
-            const auto code = static_cast<std::uint8_t>(c);
-            if constexpr (Bits == 8)
-                q[j] = code;
-            else
-                q[j / 2] |= static_cast<std::uint8_t>(j % 2 ? code << 4 : code);
+            for (std::size_t k = 0; k < n; ++k) {
+                // into [0, max_code]; NaN (from a non-finite row) becomes 0, never an undefined
+                // cast; the cast truncates, which is the floor of a value >= 0
+                const float x = c[k] > 0 ? std::min(c[k], static_cast<float>(max_code)) : 0.0f;
+                const auto code = static_cast<std::uint8_t>(x);
+                const std::size_t j = at + k;
+                if constexpr (Bits == 8)
+                    q[j] = code;
+                else
+                    q[j / 2] |= static_cast<std::uint8_t>(j % 2 ? code << 4 : code);
+            }
         }
         store_float(row + code_bytes(dim), range / static_cast<float>(max_code));
         store_float(row + code_bytes(dim) + sizeof(float), min);

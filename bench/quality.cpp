@@ -366,7 +366,14 @@ void write_markdown(const std::string& path, const std::vector<row>& rows,
                 optimum.push_back(m->auc);
                 seeds += (seeds.empty() ? "" : ", ") + std::to_string(m->seed);
             }
-            md << metas.front()->note << "\n\nSeeds: " << seeds << ". Optimum AUC "
+            // the note names the command of the newest runs; pieces may have appended others
+            std::string note = metas.front()->note;
+            const std::string command = "Command: `";
+            if (const auto at = note.find(command); at != std::string::npos)
+                note.replace(at, command.size(),
+                             "Command of the newest runs (the tables combine every run in the "
+                             "results file, which pieces of a preset append to): `");
+            md << note << "\n\nSeeds: " << seeds << ". Optimum AUC "
                << mean_sd(optimum) << ".\n\n";
         }
         std::set<double> ratios;

@@ -3,6 +3,8 @@
 # writes them into bench/RESULTS.md (bench/results_md.py):
 #   bash bench/results.sh            # builds build/default first if needed
 # Needs Debian's python3-torch for the PyTorch comparison (installed here if missing).
+# FBGEMM_RESULTS=<report.md>: a report that timed FBGEMM's CPU kernels beside embtab on the same
+# ids and rows (numbered sections "## 1." ...); its lookup and training tables are added.
 # Run it on a quiet machine: the programs time memory-bound loops, and other load shows.
 set -euo pipefail
 # shellcheck source=scripts/common.sh
@@ -43,5 +45,13 @@ echo "== every table kind at dim 64 (1 thread)" >&2
     --benchmark_filter='^(pooled|lookup|train)<[^>]*>+/dim:64/zipf:[01]/real_time(/threads:1)?$' \
     --benchmark_out="$out/bench_tables_dim64.json"
 
+echo "== update alone, 1 and 2 threads" >&2
+"$bench/bench_tables" "${gb[@]}" --benchmark_filter='^update<' \
+    --benchmark_out="$out/bench_tables_update.json"
+
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/machine.txt"
+rm -f "$out/fbgemm.md"
+if [[ -n ${FBGEMM_RESULTS:-} ]]; then  # a report of FBGEMM's kernels on the same ids and rows
+    cp "$FBGEMM_RESULTS" "$out/fbgemm.md"
+fi
 /usr/bin/python3 "$EMBTAB_ROOT/bench/results_md.py" "$out" "$EMBTAB_ROOT/bench/RESULTS.md"

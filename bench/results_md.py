@@ -48,11 +48,12 @@ def figures(d):
 
     torch_rows = json.load(open(os.path.join(d, "compare_torch.json")))
     pooled = [r for r in torch_rows if r["op"] == "pooled lookup"]
-    parts.append("### Pooled lookup, f32, against PyTorch and the gather limit\n\n"
-                 "Millions of ids a second (512 bags of 32 ids a call); `of limit` = embtab over "
+    parts.append("### Pooled lookup, f32, against PyTorch and the gather loop\n\n"
+                 "Millions of ids a second (512 bags of 32 ids a call); `of gather loop` = embtab "
+                 "over the plain gather loop (a reference, not a bound: FBGEMM runs above it) "
                  "the plain gather loop on the same ids and threads.\n\n" + table(
                      ["dim", "ids", "threads", "PyTorch", "embtab", "embtab / PyTorch",
-                      "of limit"],
+                      "of gather loop"],
                      [[r["dim"], dist(r["zipf"]), r["threads"], million(r["torch"]),
                        million(r["embtab"]), f"{r['ratio']:.2f}×",
                        f"{100 * r['of_limit']:.0f}%"] for r in pooled]))
@@ -89,6 +90,21 @@ def figures(d):
                  + f"\n\nHotSketch alone: insert {million(cafe.get('sketch_insert', float('nan')))}"
                  f" M/s, query {million(cafe.get('sketch_query', float('nan')))} M/s.")
 
+    updates = load_gbench(os.path.join(d, "bench_tables_update.json"))
+    rows = []
+    for opt, kind in (("sgd", "full_f32"), ("adagrad", "full_f32_adagrad")):
+        for dim in (16, 64, 128):
+            for z in (0, 1):
+                one = updates.get(f"update<{kind}>/dim:{dim}/zipf:{z}/pool:1/real_time",
+                                  float("nan"))
+                two = updates.get(f"update<{kind}>/dim:{dim}/zipf:{z}/pool:2/real_time",
+                                  float("nan"))
+                rows.append([opt, dim, dist(z), million(one), million(two), f"{two / one:.2f}×"])
+    parts.append("### Update alone on 1 and 2 threads (bench_tables `update`)\n\n"
+                 "update_pooled of 512 bags × 32 ids, f32 rows; 2 threads: the distinct rows "
+                 "split across a `thread_pool(2)`; millions of ids a second.\n\n" + table(
+                     ["optimizer", "dim", "ids", "1 thread", "2 threads", "2 / 1"], rows))
+
     kinds = load_gbench(os.path.join(d, "bench_tables_dim64.json"))
     by_kind = {}
     for name, rate in kinds.items():
@@ -103,7 +119,32 @@ def figures(d):
                  "table; `train` is pooled lookup + update_pooled with SGD.\n\n" + table(
                      ["kind", "lookup uniform", "lookup Zipf", "pooled uniform", "pooled Zipf",
                       "train uniform", "train Zipf"], rows))
+    fbgemm = os.path.join(d, "fbgemm.md")
+    if os.path.exists(fbgemm):
+        parts.append(fbgemm_sections(fbgemm))
     return "\n\n".join(parts)
+
+
+def fbgemm_sections(path):
+    """The lookup and training sections of a report that timed FBGEMM's CPU kernels and embtab
+    on the same ids and rows in one process (FBGEMM_RESULTS for results.sh), headings demoted
+    under one of ours; its machine lines are kept, since its run is not this one."""
+    text = open(path).read()
+    keep, lines = False, []
+    for line in text.splitlines():
+        if line.startswith("## "):
+            keep = line[3:4].isdigit()  # the numbered sections: lookups, training
+            if keep:
+                lines.append("#### " + line[3:])
+            continue
+        if keep:
+            lines.append(line)
+    machine = [l for l in text.splitlines() if l.startswith(("- CPU:", "- embtab ", "- FBGEMM commit",
+                                                             "- load average"))]
+    return ("### FBGEMM beside embtab (same ids and rows, one process)\n\n"
+            "From a separate run of FBGEMM's CPU embedding kernels (what PyTorch and TorchRec "
+            "run) beside embtab, numbers checked equal before timing:\n\n"
+            + "\n".join(machine) + "\n\n" + "\n".join(lines).strip())
 
 
 def main():

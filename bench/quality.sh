@@ -5,7 +5,7 @@
 # to a results CSV; the report (Markdown) and the plot (SVG) are redrawn from it.
 #   bash bench/quality.sh headline   # Criteo's real cardinalities (33.8M ids), 8M training and
 #                                    # 1M test samples, 3 seeds: bench/QUALITY.md, quality.svg
-#                                    # (about 2.5 h on 2 cores)
+#                                    # (about 3 h on 2 cores)
 #   bash bench/quality.sh small      # scale 0.05 (1.69M ids), 1M / 200k samples, 3 seeds:
 #                                    # bench/QUALITY-small.md, quality-small.svg (~25 min)
 #   bash bench/quality.sh headline --scenarios drift --methods cafe,hash   # a piece: appends
@@ -25,7 +25,7 @@ case "${1:-}" in
         shift
         results=bench/quality_results.csv
         preset=(--scale 1 --train 8000000 --test 1000000 --seeds 1,2,3
-                --methods hash,multihash,freqsplit,hash_perfield,cafe,cafe_multihash,cafe_lean
+                --methods hash,multihash,freqsplit,hash_perfield,cafe,cafe_multihash,cafe_lean,cafe_int8
                 --ratios 100,1000,10000
                 --results "$results" --md bench/QUALITY.md --svg bench/quality.svg)
         ;;

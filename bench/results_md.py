@@ -50,8 +50,8 @@ def figures(d):
     pooled = [r for r in torch_rows if r["op"] == "pooled lookup"]
     parts.append("### Pooled lookup, f32, against PyTorch and the gather loop\n\n"
                  "Millions of ids a second (512 bags of 32 ids a call); `of gather loop` = embtab "
-                 "over the plain gather loop (a reference, not a bound: FBGEMM runs above it) "
-                 "the plain gather loop on the same ids and threads.\n\n" + table(
+                 "over the plain gather loop on the same ids and threads (a reference, not a bound: "
+                 "FBGEMM runs above it).\n\n" + table(
                      ["dim", "ids", "threads", "PyTorch", "embtab", "embtab / PyTorch",
                       "of gather loop"],
                      [[r["dim"], dist(r["zipf"]), r["threads"], million(r["torch"]),
@@ -139,8 +139,8 @@ def fbgemm_sections(path):
             continue
         if keep:
             lines.append(line)
-    machine = [l for l in text.splitlines() if l.startswith(("- CPU:", "- embtab ", "- FBGEMM commit",
-                                                             "- load average"))]
+    machine = [l.replace(" (BUILD_NOTES.md)", "") for l in text.splitlines()
+               if l.startswith(("- CPU:", "- embtab ", "- FBGEMM commit", "- load average"))]
     return ("### FBGEMM beside embtab (same ids and rows, one process)\n\n"
             "From a separate run of FBGEMM's CPU embedding kernels (what PyTorch and TorchRec "
             "run) beside embtab, numbers checked equal before timing:\n\n"

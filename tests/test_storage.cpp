@@ -109,6 +109,38 @@ TEST_CASE("stochastic rounding is unbiased", "[storage]") {
     check_unbiased<bf16_format>(-1234.567f);
 }
 
+/// Over all 2^16 values of the random bits, `x` must round away from zero exactly
+/// `(x − lo)/(hi − lo) · 2^16` times (the probability is exact, not approximate).
+template <class Format>
+void check_exact_probability(float x) {
+    const std::uint16_t lo = Format::truncate(x);
+    const auto hi = static_cast<std::uint16_t>(lo + 1);
+    const double p = (double(x) - Format::widen(lo)) / (double(Format::widen(hi)) - Format::widen(lo));
+    std::uint32_t up = 0;
+    for (std::uint32_t r = 0; r < (1u << 16); ++r) {
+        const std::uint16_t h = detail::round_stochastic<Format>(x, r);
+        REQUIRE((h == lo || h == hi));
+        up += h == hi;
+    }
+    INFO("x = " << x << " p = " << p);
+    REQUIRE(double(up) == p * 65536.0);
+}
+
+TEST_CASE("stochastic rounding from 16 random bits takes the exact probability", "[storage]") {
+    // p a multiple of 2^-16: bf16 always, fp16 normals (2^-13), fp16 subnormals chosen so
+    check_exact_probability<bf16_format>(0.1f);
+    check_exact_probability<bf16_format>(-1234.567f);
+    check_exact_probability<bf16_format>(3.3e38f);  // below the largest finite bf16
+    check_exact_probability<fp16_format>(1.0f + 0.3f * std::ldexp(1.0f, -10));
+    check_exact_probability<fp16_format>(-1000.3f);
+    check_exact_probability<fp16_format>(std::ldexp(20.25f, -24));  // subnormal, p = 1/4
+    // at the top of the range a finite value never rounds to infinity
+    for (std::uint32_t r = 0; r < (1u << 16); r += 97) {
+        REQUIRE(detail::round_stochastic<fp16_format>(65519.0f, r) == 0x7bff);
+        REQUIRE(detail::round_stochastic<bf16_format>(3.4028235e38f, r) == 0x7f7f);
+    }
+}
+
 template <class Storage>
 float after_small_steps(rounding mode, float step) {
     // w = 1, then 1000 SGD steps each adding `step`

@@ -60,6 +60,14 @@ struct fp16_format {
     }
     /// True for the infinity bit patterns.
     static bool is_inf(std::uint16_t h) noexcept { return (h & 0x7fffu) == 0x7c00u; }
+    /// Stochastic rounding of the finite fp32 with bits `b` by adding random bits below the
+    /// fp16 precision, where that is exact: fp16 normals (13 bits dropped; `r16 >> 3` of them).
+    /// False for values in fp16's subnormal range.
+    static bool round_by_bits(std::uint32_t b, std::uint32_t r16, std::uint16_t& h) noexcept {
+        if ((b & 0x7fffffffu) < (113u << 23)) return false;
+        h = truncate(bits_float(b + (r16 >> 3)));  // past the largest finite value it saturates
+        return true;
+    }
 };
 
 /// bfloat16: the upper half of an fp32.
@@ -76,13 +84,42 @@ struct bf16_format {
     }
     /// True for the infinity bit patterns.
     static bool is_inf(std::uint16_t h) noexcept { return (h & 0x7fffu) == 0x7f80u; }
+    /// Stochastic rounding of the finite fp32 with bits `b` by adding 16 random bits below the
+    /// bf16 precision (always exact); a carry into infinity keeps the value toward zero.
+    static bool round_by_bits(std::uint32_t b, std::uint32_t r16, std::uint16_t& h) noexcept {
+        const auto up = static_cast<std::uint16_t>((b + r16) >> 16);
+        h = (up & 0x7fffu) >= 0x7f80u ? static_cast<std::uint16_t>(b >> 16) : up;
+        return true;
+    }
 };
 
+/// Rounds `x` to `Format` stochastically from 16 random bits `r16` (uniform in [0, 2^16)): to
+/// `hi`, the neighbour away from zero, with probability `(x−lo)/(hi−lo)` — exactly where the
+/// format's spacing is a power-of-two multiple of fp32's (bf16; fp16 normals), to 2^-16
+/// elsewhere (fp16 subnormals). Non-finite values truncate; finite values never round to
+/// infinity (they saturate).
+template <class Format>
+std::uint16_t round_stochastic(float x, std::uint32_t r16) noexcept {
+    const std::uint32_t b = float_bits(x);
+    if ((b & 0x7fffffffu) >= 0x7f800000u) return Format::truncate(x);
+    std::uint16_t h;
+    if (Format::round_by_bits(b, r16, h)) return h;
+    const std::uint16_t lo = Format::truncate(x);
+    const float flo = Format::widen(lo);
+    if (flo == x) return lo;
+    const auto hi = static_cast<std::uint16_t>(lo + 1);  // next magnitude, same sign
+    if (Format::is_inf(hi)) return lo;
+    const double p = (static_cast<double>(x) - flo) / (static_cast<double>(Format::widen(hi)) - flo);
+    return static_cast<double>(r16) * 0x1p-16 < p ? hi : lo;
+}
+
 /// Rounds `x` to `Format`. The two neighbours `lo` (toward zero) and `hi` (away from zero) are
-/// found by truncation; `hi` is taken with probability `(x−lo)/(hi−lo)` when `stochastic`, else
-/// when nearer (ties to even). Finite values never round to infinity (they saturate).
+/// found by truncation; `hi` is taken as `round_stochastic` says (16 bits of one draw of `gen`)
+/// when `stochastic`, else when nearer (ties to even). Finite values never round to infinity
+/// (they saturate).
 template <class Format>
 std::uint16_t round_to(float x, bool stochastic, rng& gen) noexcept {
+    if (stochastic) return round_stochastic<Format>(x, static_cast<std::uint32_t>(gen.next() >> 48));
     const std::uint16_t lo = Format::truncate(x);
     const float flo = Format::widen(lo);
     if (flo == x || !std::isfinite(x)) return lo;
@@ -90,7 +127,6 @@ std::uint16_t round_to(float x, bool stochastic, rng& gen) noexcept {
     if (Format::is_inf(hi)) return lo;
     const float fhi = Format::widen(hi);
     const double p = (static_cast<double>(x) - flo) / (static_cast<double>(fhi) - flo);
-    if (stochastic) return gen.uniform() < p ? hi : lo;
     if (p != 0.5) return p > 0.5 ? hi : lo;
     return (lo & 1u) ? hi : lo;
 }

@@ -51,9 +51,16 @@ struct half_storage {
     }
     /// fp32 to row, rounding as `round` says.
     void encode(const float* in, std::byte* row, std::size_t dim, detail::rng& gen) const noexcept {
-        const bool stochastic = round == rounding::stochastic;
+        std::uint64_t random = 0;  // stochastic rounding: 16 random bits a value, 4 a draw
         for (std::size_t j = 0; j < dim; ++j) {
-            const std::uint16_t h = detail::round_to<Format>(in[j], stochastic, gen);
+            std::uint16_t h;
+            if (round == rounding::stochastic) {
+                if (j % 4 == 0) random = gen.next();
+                h = detail::round_stochastic<Format>(in[j], static_cast<std::uint32_t>(random & 0xffffu));
+                random >>= 16;
+            } else {
+                h = detail::round_to<Format>(in[j], false, gen);
+            }
             std::memcpy(row + j * sizeof h, &h, sizeof h);
         }
     }

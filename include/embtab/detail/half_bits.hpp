@@ -60,13 +60,18 @@ struct fp16_format {
     }
     /// True for the infinity bit patterns.
     static bool is_inf(std::uint16_t h) noexcept { return (h & 0x7fffu) == 0x7c00u; }
-    /// Stochastic rounding of the finite fp32 with bits `b` by adding random bits below the
-    /// fp16 precision, where that is exact: fp16 normals (13 bits dropped; `r16 >> 3` of them).
-    /// False for values in fp16's subnormal range.
-    static bool round_by_bits(std::uint32_t b, std::uint32_t r16, std::uint16_t& h) noexcept {
-        if ((b & 0x7fffffffu) < (113u << 23)) return false;
-        h = truncate(bits_float(b + (r16 >> 3)));  // past the largest finite value it saturates
-        return true;
+    /// Stochastic rounding of the finite fp32 with bits `b` from 16 random bits `r16`: fp16
+    /// normals by adding random bits below the fp16 precision (13 bits are dropped; `r16 >> 3`
+    /// of them: exact); the subnormal range (spacing 2^-24) by comparing the fraction of
+    /// |x|·2^24 beyond its code with `r16 · 2^-16`.
+    static std::uint16_t round_stochastic(std::uint32_t b, std::uint32_t r16) noexcept {
+        if ((b & 0x7fffffffu) >= (113u << 23))
+            return truncate(bits_float(b + (r16 >> 3)));  // past the largest finite it saturates
+        const float scaled = bits_float(b & 0x7fffffffu) * 0x1p24f;  // exact: a power of two
+        const auto code = static_cast<std::uint32_t>(scaled);       // < 2^10, truncated
+        const float fraction = scaled - static_cast<float>(code);   // exact
+        const std::uint32_t up = static_cast<float>(r16) * 0x1p-16f < fraction ? 1u : 0u;
+        return static_cast<std::uint16_t>(((b >> 16) & 0x8000u) | (code + up));  // may reach a normal
     }
 };
 
@@ -84,33 +89,23 @@ struct bf16_format {
     }
     /// True for the infinity bit patterns.
     static bool is_inf(std::uint16_t h) noexcept { return (h & 0x7fffu) == 0x7f80u; }
-    /// Stochastic rounding of the finite fp32 with bits `b` by adding 16 random bits below the
-    /// bf16 precision (always exact); a carry into infinity keeps the value toward zero.
-    static bool round_by_bits(std::uint32_t b, std::uint32_t r16, std::uint16_t& h) noexcept {
+    /// Stochastic rounding of the finite fp32 with bits `b` by adding 16 random bits `r16`
+    /// below the bf16 precision (exact); a carry into infinity keeps the value toward zero.
+    static std::uint16_t round_stochastic(std::uint32_t b, std::uint32_t r16) noexcept {
         const auto up = static_cast<std::uint16_t>((b + r16) >> 16);
-        h = (up & 0x7fffu) >= 0x7f80u ? static_cast<std::uint16_t>(b >> 16) : up;
-        return true;
+        return (up & 0x7fffu) >= 0x7f80u ? static_cast<std::uint16_t>(b >> 16) : up;
     }
 };
 
 /// Rounds `x` to `Format` stochastically from 16 random bits `r16` (uniform in [0, 2^16)): to
-/// `hi`, the neighbour away from zero, with probability `(x−lo)/(hi−lo)` — exactly where the
-/// format's spacing is a power-of-two multiple of fp32's (bf16; fp16 normals), to 2^-16
-/// elsewhere (fp16 subnormals). Non-finite values truncate; finite values never round to
-/// infinity (they saturate).
+/// `hi`, the neighbour away from zero, with probability `(x−lo)/(hi−lo)` — exactly for bf16
+/// and fp16 normals, to 2^-16 for fp16 subnormals (`Format::round_stochastic`). Non-finite
+/// values truncate; finite values never round to infinity (they saturate).
 template <class Format>
 std::uint16_t round_stochastic(float x, std::uint32_t r16) noexcept {
     const std::uint32_t b = float_bits(x);
     if ((b & 0x7fffffffu) >= 0x7f800000u) return Format::truncate(x);
-    std::uint16_t h;
-    if (Format::round_by_bits(b, r16, h)) return h;
-    const std::uint16_t lo = Format::truncate(x);
-    const float flo = Format::widen(lo);
-    if (flo == x) return lo;
-    const auto hi = static_cast<std::uint16_t>(lo + 1);  // next magnitude, same sign
-    if (Format::is_inf(hi)) return lo;
-    const double p = (static_cast<double>(x) - flo) / (static_cast<double>(Format::widen(hi)) - flo);
-    return static_cast<double>(r16) * 0x1p-16 < p ? hi : lo;
+    return Format::round_stochastic(b, r16);
 }
 
 /// Rounds `x` to `Format`. The two neighbours `lo` (toward zero) and `hi` (away from zero) are

@@ -77,6 +77,86 @@ __attribute__((target("avx2,fma,f16c"))) inline void add_fp16_avx2(const std::ui
     }
 }
 
+/// `out[0..n) = ` the fp16 values `h[0..n)` as floats (exact), `n` a multiple of 8.
+__attribute__((target("avx2,f16c"))) inline void widen_fp16_avx2(const std::uint16_t* h, float* out,
+                                                                   std::size_t n) noexcept {
+    for (std::size_t j = 0; j < n; j += 8)
+        _mm256_storeu_ps(out + j,
+                         _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + j))));
+}
+
+/// `out[0..n) = in[0..n)` as fp16, rounded stochastically from the 16-bit uniforms `r16` as
+/// `round_stochastic<fp16_format>` does (bitwise the same for finite values), `n` a multiple of
+/// 8: normals add `r16 >> 3` below the fp16 precision and convert toward zero; subnormals
+/// compare the fraction of |x|·2^24 beyond its code with `r16 · 2^-16`; infinities and NaNs
+/// convert toward zero.
+__attribute__((target("avx2,f16c"))) inline void round_fp16_stochastic_avx2(
+    const float* in, const std::uint16_t* r16, std::uint16_t* out, std::size_t n) noexcept {
+    const __m256i magnitude = _mm256_set1_epi32(0x7fffffff), sign_bit = _mm256_set1_epi32(int(0x80000000u));
+    const __m256i smallest_normal = _mm256_set1_epi32(113 << 23), special = _mm256_set1_epi32(0x7f800000);
+    for (std::size_t j = 0; j < n; j += 8) {
+        const __m256 x = _mm256_loadu_ps(in + j);
+        const __m256i b = _mm256_castps_si256(x), a = _mm256_and_si256(b, magnitude);
+        const __m256i r = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r16 + j)));
+        // normals (and finite values beyond fp16's range, which saturate toward zero)
+        const __m256 nudged = _mm256_castsi256_ps(_mm256_add_epi32(b, _mm256_srli_epi32(r, 3)));
+        const __m256i not_special = _mm256_cmpgt_epi32(special, a);
+        const __m256 normal_in = _mm256_blendv_ps(x, nudged, _mm256_castsi256_ps(not_special));
+        const __m128i normal = _mm256_cvtps_ph(normal_in, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        // subnormals: code = trunc(|x|·2^24), up when a uniform falls below the fraction
+        const __m256 scaled = _mm256_mul_ps(_mm256_castsi256_ps(a), _mm256_set1_ps(0x1p24f));
+        __m256i code = _mm256_cvttps_epi32(scaled);
+        const __m256 fraction = _mm256_sub_ps(scaled, _mm256_cvtepi32_ps(code));
+        const __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(r), _mm256_set1_ps(0x1p-16f));
+        code = _mm256_sub_epi32(code, _mm256_castps_si256(_mm256_cmp_ps(u, fraction, _CMP_LT_OQ)));
+        const __m256i sub32 = _mm256_or_si256(_mm256_srli_epi32(_mm256_and_si256(b, sign_bit), 16), code);
+        const __m128i sub = _mm_packus_epi32(_mm256_castsi256_si128(sub32), _mm256_extracti128_si256(sub32, 1));
+        const __m256i is_sub32 = _mm256_cmpgt_epi32(smallest_normal, a);
+        const __m128i is_sub = _mm_packs_epi32(_mm256_castsi256_si128(is_sub32), _mm256_extracti128_si256(is_sub32, 1));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + j), _mm_blendv_epi8(normal, sub, is_sub));
+    }
+}
+
+/// `out[0..n) = ` the bf16 values `h[0..n)` as floats (exact), `n` a multiple of 8.
+__attribute__((target("avx2"))) inline void widen_bf16_avx2(const std::uint16_t* h, float* out,
+                                                             std::size_t n) noexcept {
+    for (std::size_t j = 0; j < n; j += 8) {
+        const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + j)));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + j), _mm256_slli_epi32(w, 16));
+    }
+}
+
+/// `out[0..n) = in[0..n)` as bf16, rounded stochastically from the 16-bit uniforms `r16` as
+/// `round_stochastic<bf16_format>` does (bitwise the same), `n` a multiple of 8: the uniform is
+/// added below the bf16 precision and the low half dropped; a carry into infinity keeps the
+/// value toward zero, infinities stay, NaNs stay NaN.
+__attribute__((target("avx2"))) inline void round_bf16_stochastic_avx2(
+    const float* in, const std::uint16_t* r16, std::uint16_t* out, std::size_t n) noexcept {
+    const __m256i magnitude = _mm256_set1_epi32(0x7fff), inf = _mm256_set1_epi32(0x7f80);
+    const __m256i quiet = _mm256_set1_epi32(0x40);
+    for (std::size_t j = 0; j < n; j += 8) {
+        const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + j));
+        const __m256i r = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r16 + j)));
+        const __m256i lo = _mm256_srli_epi32(b, 16);
+        const __m256i up = _mm256_srli_epi32(_mm256_add_epi32(b, r), 16);
+        const __m256i a_lo = _mm256_and_si256(lo, magnitude);
+        // finite (upper half below infinity's): up unless it reached infinity; else truncate
+        const __m256i finite = _mm256_cmpgt_epi32(inf, a_lo);
+        const __m256i up_ok = _mm256_cmpgt_epi32(inf, _mm256_and_si256(up, magnitude));
+        const __m256i rounded = _mm256_blendv_epi8(lo, up, up_ok);
+        // non-finite: infinity stays, NaN is kept NaN (truncate's quiet bit)
+        const __m256i is_nan = _mm256_or_si256(
+            _mm256_cmpgt_epi32(a_lo, inf),
+            _mm256_and_si256(_mm256_cmpeq_epi32(a_lo, inf),
+                             _mm256_cmpgt_epi32(_mm256_and_si256(b, _mm256_set1_epi32(0xffff)),
+                                                _mm256_setzero_si256())));
+        const __m256i special = _mm256_blendv_epi8(lo, _mm256_or_si256(lo, quiet), is_nan);
+        const __m256i h = _mm256_blendv_epi8(special, rounded, finite);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + j),
+                         _mm_packus_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)));
+    }
+}
+
 /// `acc[0..n) += w · v[0..n)` for `n` a multiple of 8 floats.
 __attribute__((target("avx2,fma"))) inline void add_f32_avx2(const float* v, float w, float* acc,
                                                                std::size_t n) noexcept {

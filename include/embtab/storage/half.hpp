@@ -2,6 +2,7 @@
 /// \file storage/half.hpp Storage policies: rows of fp16 or bf16, updated through fp32 with
 /// seeded stochastic rounding (or nearest).
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -36,7 +37,18 @@ struct half_storage {
     }
     /// Row to fp32 (exact).
     static void decode(const std::byte* row, float* out, std::size_t dim) noexcept {
-        for (std::size_t j = 0; j < dim; ++j) out[j] = Format::widen(load(row, j));
+        std::size_t j = 0;
+#ifdef EMBTAB_X86_DISPATCH
+        if (detail::use_avx2()) {
+            j = dim & ~std::size_t(7);
+            const auto* h = reinterpret_cast<const std::uint16_t*>(row);
+            if constexpr (std::is_same_v<Format, detail::fp16_format>)
+                detail::widen_fp16_avx2(h, out, j);
+            else
+                detail::widen_bf16_avx2(h, out, j);
+        }
+#endif
+        for (; j < dim; ++j) out[j] = Format::widen(load(row, j));
     }
     /// `acc += w · row` (fp16: F16C when the CPU has it).
     static void decode_add(const std::byte* row, float w, float* acc, std::size_t dim) noexcept {
@@ -51,11 +63,34 @@ struct half_storage {
     }
     /// fp32 to row, rounding as `round` says.
     void encode(const float* in, std::byte* row, std::size_t dim, detail::rng& gen) const noexcept {
+        std::size_t j = 0;
+#ifdef EMBTAB_X86_DISPATCH
+        if (round == rounding::stochastic && detail::use_avx2()) {  // 64 values: uniforms, then AVX2
+            std::uint16_t r16[64], h[64];
+            for (; j + 8 <= dim; j += 64) {
+                const std::size_t n = std::min<std::size_t>(64, (dim - j) & ~std::size_t(7));
+                for (std::size_t k = 0; k < n; k += 4) {
+                    const std::uint64_t random = gen.next();
+                    for (std::size_t i = 0; i < 4; ++i)
+                        r16[k + i] = static_cast<std::uint16_t>(random >> (16 * i));
+                }
+                if constexpr (std::is_same_v<Format, detail::fp16_format>)
+                    detail::round_fp16_stochastic_avx2(in + j, r16, h, n);
+                else
+                    detail::round_bf16_stochastic_avx2(in + j, r16, h, n);
+                std::memcpy(row + j * sizeof(std::uint16_t), h, n * sizeof(std::uint16_t));
+                if (n < 64) {
+                    j += n;
+                    break;
+                }
+            }
+        }
+#endif
         std::uint64_t random = 0;  // stochastic rounding: 16 random bits a value, 4 a draw
-        for (std::size_t j = 0; j < dim; ++j) {
+        for (std::size_t k = 0; j < dim; ++j, ++k) {
             std::uint16_t h;
             if (round == rounding::stochastic) {
-                if (j % 4 == 0) random = gen.next();
+                if (k % 4 == 0) random = gen.next();
                 h = detail::round_stochastic<Format>(in[j], static_cast<std::uint32_t>(random & 0xffffu));
                 random >>= 16;
             } else {

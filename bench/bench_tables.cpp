@@ -289,6 +289,8 @@ BENCHMARK_TEMPLATE(update, full_f32_adagrad)->Apply(pools);
 BENCHMARK_TEMPLATE(train_split, full_f32)->Apply(split);
 BENCHMARK_TEMPLATE(train_split, full_f32_adagrad)->Apply(split);
 BENCHMARK_TEMPLATE(train, full_low<embtab::int8_rowwise>)->Apply(shapes);
+BENCHMARK_TEMPLATE(train, full_low<embtab::f16>)->Apply(shapes);
+BENCHMARK_TEMPLATE(train, full_low<embtab::bf16>)->Apply(shapes);
 BENCHMARK_TEMPLATE(train, hash)->Apply(shapes);
 BENCHMARK_TEMPLATE(train, qr)->Apply(shapes);
 BENCHMARK_TEMPLATE(train, mde)->Apply(shapes);

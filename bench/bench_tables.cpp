@@ -155,9 +155,10 @@ void lookup(benchmark::State& state) {
     report(state, d * sizeof(float));
 }
 
-/// A training step: pooled lookup, then update_pooled with a constant bag gradient.
-template <class Kind>
-void train(benchmark::State& state) {
+/// Training steps — pooled lookup, then update_pooled with a constant bag gradient — run by
+/// `threads` (a thread policy).
+template <class Kind, class Threads>
+void train_batches(benchmark::State& state, Threads&& threads) {
     const auto d = static_cast<std::size_t>(state.range(0));
     auto& t = Kind::get(d);
     const auto& pool = bench::ids_for(rows_for(d), zipf_of(state));
@@ -166,11 +167,17 @@ void train(benchmark::State& state) {
     std::size_t start = 0;
     for (auto _ : state) {
         const auto batch = next_batch(pool, start);
-        t.lookup_pooled(batch, offsets, out);
-        t.update_pooled(batch, offsets, grad);
+        t.lookup_pooled(batch, offsets, out, {}, threads);
+        t.update_pooled(batch, offsets, grad, {}, threads);
         benchmark::DoNotOptimize(out.data());
     }
     report(state, 2 * d * sizeof(float));
+}
+
+/// A training step on the calling thread.
+template <class Kind>
+void train(benchmark::State& state) {
+    train_batches<Kind>(state, embtab::serial{});
 }
 
 /// The update alone (update_pooled with a constant bag gradient), on `pool` threads of a
@@ -196,20 +203,8 @@ void update(benchmark::State& state) {
 /// lookup by bags, the update by distinct rows.
 template <class Kind>
 void train_split(benchmark::State& state) {
-    const auto d = static_cast<std::size_t>(state.range(0));
-    auto& t = Kind::get(d);
     embtab::thread_pool threads(static_cast<std::size_t>(state.range(2)));
-    const auto& pool = bench::ids_for(rows_for(d), zipf_of(state));
-    const auto offsets = bench::make_offsets(kBags, kPooling);
-    embtab::row_matrix out(kBags, d), grad = embtab::row_matrix::Constant(kBags, d, 1e-3f);
-    std::size_t start = 0;
-    for (auto _ : state) {
-        const auto batch = next_batch(pool, start);
-        t.lookup_pooled(batch, offsets, out, {}, threads);
-        t.update_pooled(batch, offsets, grad, {}, threads);
-        benchmark::DoNotOptimize(out.data());
-    }
-    report(state, 2 * d * sizeof(float));
+    train_batches<Kind>(state, threads);
 }
 
 /// The memory-system limit: random fp32 rows summed into bags by the plainest loop, with the

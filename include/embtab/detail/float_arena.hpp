@@ -1,6 +1,7 @@
 #pragma once
-/// \file detail/float_arena.hpp Blocks of floats that never move until `clear`: where a
-/// gradient computed during an update waits for the step that reads it.
+/// \file detail/float_arena.hpp Memory an update uses and gives back, which a copied table
+/// does not carry: blocks of floats that never move until `clear` (where a gradient computed
+/// during an update waits for the step that reads it), and a grow-only uninitialised buffer.
 
 #include <algorithm>
 #include <cstddef>
@@ -48,6 +49,35 @@ private:
     };
     std::vector<chunk> chunks_;
     std::size_t chunk_ = 0, used_ = 0;
+};
+
+/// `n` uninitialised bytes on demand, kept for the next update (grown, never shrunk or
+/// zeroed); a copy is empty.
+class scratch_bytes {
+public:
+    scratch_bytes() = default;
+    /// A copy is empty (see `float_arena`).
+    scratch_bytes(const scratch_bytes&) noexcept {}
+    /// Keeps this buffer's own memory.
+    scratch_bytes& operator=(const scratch_bytes&) noexcept { return *this; }
+    scratch_bytes(scratch_bytes&&) noexcept = default;
+    scratch_bytes& operator=(scratch_bytes&&) noexcept = default;
+    ~scratch_bytes() = default;
+
+    /// At least `n` bytes (their contents are unspecified after growing).
+    std::byte* at_least(std::size_t n) {
+        if (n > size_) {
+            data_ = std::unique_ptr<std::byte[]>(new std::byte[n]);
+            size_ = n;
+        }
+        return data_.get();
+    }
+    /// The bytes (valid after `at_least`).
+    std::byte* data() noexcept { return data_.get(); }
+
+private:
+    std::unique_ptr<std::byte[]> data_;
+    std::size_t size_ = 0;
 };
 
 }  // namespace embtab::detail

@@ -152,7 +152,7 @@ public:
         group_by_row();
         const std::uint64_t rounding_seed = Storage::in_place ? 0 : rounding_.next();
         const std::size_t entry = log_entry_bytes();
-        if (undo_.size() < n * entry) undo_.resize(n * entry);
+        undo_.at_least(checked_mul(n, entry, "an update's undo log"));
         const std::size_t parts = threads.threads() <= 1 ? 1
                                   : std::min(threads.threads() * parts_per_thread,
                                              std::max<std::size_t>(1, n / min_rows_per_part));
@@ -183,6 +183,8 @@ public:
         pending_at_.clear();
         queued_.clear();
         first_.clear();
+        cursor_.clear();
+        grouped_.clear();
         owned_.clear();
         slots_.clear();
     }
@@ -434,7 +436,7 @@ private:
     float_arena owned_;                    // gradients written by add_grad_with
     std::vector<part_result> parts_;       // what each part of apply_grads did
     std::vector<float> part_scratch_;      // 2 · dim floats a part
-    std::vector<std::byte> undo_;          // entry i: pending_[i] and its state before the step
+    scratch_bytes undo_;                   // entry i: pending_[i] and its state before the step
     rng undo_rounding_;                    // the rounding stream before apply_grads
     bool applied_ = false;                 // apply_grads ran in this update
 };

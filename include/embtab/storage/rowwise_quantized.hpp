@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "../detail/lanes.hpp"
 #include "../detail/rng.hpp"
@@ -101,8 +102,8 @@ struct rowwise_quantized {
     /// fp32 to row: `bias = min`, `scale = (max−min)/max_code`, codes
     /// `(x−min)·max_code/(max−min+1e-8)` rounded as `round` says (FBGEMM's formula for nearest).
     void encode(const float* in, std::byte* row, std::size_t dim, detail::rng& gen) const noexcept {
-        const auto [min, max] = detail::min_max(in, dim);
-        const float range = max - min;
+        const std::pair<float, float> lowest_highest = detail::min_max(in, dim);
+        const float min = lowest_highest.first, range = lowest_highest.second - min;
         const float inverse = static_cast<float>(max_code) / (range + 1e-8f);
         std::memset(row, 0, code_bytes(dim));
         auto* q = reinterpret_cast<std::uint8_t*>(row);

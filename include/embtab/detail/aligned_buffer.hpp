@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -29,6 +30,30 @@ inline void prefetch_line(const void* p) noexcept {
 #else
     (void)p;
 #endif
+}
+
+/// `prefetch_line` into the second-level cache only: on x86-64 (`prefetcht1`) it does not hold
+/// one of the few first-level fill buffers while the line comes from memory, so many more such
+/// requests can be in flight.
+inline void prefetch_line_to_l2(const void* p) noexcept {
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+    __asm__ volatile("prefetcht1 %0" : : "m"(*static_cast<const char*>(p)));
+#elif defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(p, 0, 2);
+#else
+    (void)p;
+#endif
+}
+
+/// Prefetches every cache line of `[p, p + bytes)`, into the first-level cache or (`ToL2`) the
+/// second.
+template <bool ToL2 = false>
+inline void prefetch_lines(const void* p, std::size_t bytes) noexcept {
+    const auto begin = reinterpret_cast<std::uintptr_t>(p);
+    for (auto a = begin & ~std::uintptr_t(cache_line - 1); a < begin + bytes; a += cache_line) {
+        if constexpr (ToL2) prefetch_line_to_l2(reinterpret_cast<const void*>(a));
+        else prefetch_line(reinterpret_cast<const void*>(a));
+    }
 }
 
 /// `prefetch_line` for a line about to be written (a no-op on x86-64 CPUs without PREFETCHW,

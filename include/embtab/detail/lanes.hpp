@@ -7,12 +7,18 @@
 ///
 /// Lane-wise operations are `+ - * /` and `sqrt` (all correctly rounded, no fused multiply-add),
 /// so a lane-wise kernel gives bitwise the same results at every width; `sum` (across lanes)
-/// adds in an order that depends on the width.
+/// adds in an order that depends on the width. The loads of stored formats (`load_u8`,
+/// `load_f16`, `load_bf16`) and `fma` serve the bag sums of detail/bag_sum.hpp: `fma` is fused
+/// where the width has it, so its results depend on the width; `f32x16` (AVX-512) has only
+/// what bag sums use.
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <utility>
 
+#include "half_bits.hpp"
 #include "simd.hpp"
 
 namespace embtab::detail {
@@ -32,8 +38,16 @@ struct f32x1 {
     static f32x1 load(const float* p) noexcept { return {*p}; }
     /// `x` in every lane.
     static f32x1 all(float x) noexcept { return {x}; }
+    /// The byte `p[0]` as a float.
+    static f32x1 load_u8(const std::uint8_t* p) noexcept { return {static_cast<float>(*p)}; }
+    /// The fp16 value `p[0]` as a float.
+    static f32x1 load_f16(const std::uint16_t* p) noexcept { return {fp16_format::widen(*p)}; }
+    /// The bf16 value `p[0]` as a float.
+    static f32x1 load_bf16(const std::uint16_t* p) noexcept { return {bf16_format::widen(*p)}; }
     /// Writes the lanes to `p`.
     void store(float* p) const noexcept { *p = v; }
+    /// `a · b + c`.
+    friend f32x1 fma(f32x1 a, f32x1 b, f32x1 c) noexcept { return {a.v * b.v + c.v}; }
     /// Lane-wise sum.
     friend f32x1 operator+(f32x1 a, f32x1 b) noexcept { return {a.v + b.v}; }
     /// Lane-wise difference.
@@ -67,8 +81,30 @@ struct f32x4 {
     static f32x4 load(const float* p) noexcept { return {_mm_loadu_ps(p)}; }
     /// `x` in every lane.
     static f32x4 all(float x) noexcept { return {_mm_set1_ps(x)}; }
+    /// The bytes `p[0..4)` as floats.
+    static f32x4 load_u8(const std::uint8_t* p) noexcept {
+        int bytes;
+        std::memcpy(&bytes, p, sizeof bytes);
+        const __m128i zero = _mm_setzero_si128();
+        const __m128i b = _mm_unpacklo_epi8(_mm_cvtsi32_si128(bytes), zero);
+        return {_mm_cvtepi32_ps(_mm_unpacklo_epi16(b, zero))};
+    }
+    /// The fp16 values `p[0..4)` as floats (no F16C in the baseline: one at a time).
+    static f32x4 load_f16(const std::uint16_t* p) noexcept {
+        return {_mm_setr_ps(fp16_format::widen(p[0]), fp16_format::widen(p[1]),
+                            fp16_format::widen(p[2]), fp16_format::widen(p[3]))};
+    }
+    /// The bf16 values `p[0..4)` as floats.
+    static f32x4 load_bf16(const std::uint16_t* p) noexcept {
+        const __m128i h = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+        return {_mm_castsi128_ps(_mm_unpacklo_epi16(_mm_setzero_si128(), h))};
+    }
     /// Writes the lanes to `p[0..4)`.
     void store(float* p) const noexcept { _mm_storeu_ps(p, v); }
+    /// `a · b + c` (two roundings: SSE2 has no fused multiply-add).
+    friend f32x4 fma(f32x4 a, f32x4 b, f32x4 c) noexcept {
+        return {_mm_add_ps(_mm_mul_ps(a.v, b.v), c.v)};
+    }
     /// Lane-wise sum.
     friend f32x4 operator+(f32x4 a, f32x4 b) noexcept { return {_mm_add_ps(a.v, b.v)}; }
     /// Lane-wise difference.
@@ -101,6 +137,8 @@ struct f32x4 {
 };
 
 #define EMBTAB_AVX2_FN __attribute__((target("avx2")))
+#define EMBTAB_AVX2_FMA_FN __attribute__((target("avx2,fma,f16c")))
+#define EMBTAB_AVX512_FN __attribute__((target("avx512f,avx2,fma,f16c")))
 
 /// Eight floats in an AVX register (CPUs where `use_avx2()`).
 struct f32x8 {
@@ -111,8 +149,26 @@ struct f32x8 {
     EMBTAB_AVX2_FN static f32x8 load(const float* p) noexcept { return {_mm256_loadu_ps(p)}; }
     /// `x` in every lane.
     EMBTAB_AVX2_FN static f32x8 all(float x) noexcept { return {_mm256_set1_ps(x)}; }
+    /// The bytes `p[0..8)` as floats.
+    EMBTAB_AVX2_FN static f32x8 load_u8(const std::uint8_t* p) noexcept {
+        const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+        return {_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b))};
+    }
+    /// The fp16 values `p[0..8)` as floats.
+    EMBTAB_AVX2_FMA_FN static f32x8 load_f16(const std::uint16_t* p) noexcept {
+        return {_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))};
+    }
+    /// The bf16 values `p[0..8)` as floats.
+    EMBTAB_AVX2_FN static f32x8 load_bf16(const std::uint16_t* p) noexcept {
+        const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+        return {_mm256_castsi256_ps(_mm256_slli_epi32(w, 16))};
+    }
     /// Writes the lanes to `p[0..8)`.
     EMBTAB_AVX2_FN void store(float* p) const noexcept { _mm256_storeu_ps(p, v); }
+    /// `a · b + c`, fused (one rounding).
+    EMBTAB_AVX2_FMA_FN friend f32x8 fma(f32x8 a, f32x8 b, f32x8 c) noexcept {
+        return {_mm256_fmadd_ps(a.v, b.v, c.v)};
+    }
     /// Lane-wise sum.
     EMBTAB_AVX2_FN friend f32x8 operator+(f32x8 a, f32x8 b) noexcept {
         return {_mm256_add_ps(a.v, b.v)};
@@ -153,6 +209,45 @@ struct f32x8 {
     }
 };
 
+/// Sixteen floats in an AVX-512 register (CPUs where `use_avx512()`): what bag sums use.
+struct f32x16 {
+    __m512 v;  ///< the lanes
+    /// Lanes in the vector.
+    static constexpr std::size_t lanes = 16;
+    /// A mask of every lane: the conversions are the zero-masked forms, which GCC's headers do
+    /// not write from an "undefined" register (its -Wmaybe-uninitialized reports those).
+    static constexpr __mmask16 all_lanes = 0xffff;
+    /// `p[0..16)`.
+    EMBTAB_AVX512_FN static f32x16 load(const float* p) noexcept { return {_mm512_loadu_ps(p)}; }
+    /// `x` in every lane.
+    EMBTAB_AVX512_FN static f32x16 all(float x) noexcept { return {_mm512_set1_ps(x)}; }
+    /// The bytes `p[0..16)` as floats.
+    EMBTAB_AVX512_FN static f32x16 load_u8(const std::uint8_t* p) noexcept {
+        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+        return {_mm512_maskz_cvtepi32_ps(all_lanes, _mm512_maskz_cvtepu8_epi32(all_lanes, b))};
+    }
+    /// The fp16 values `p[0..16)` as floats.
+    EMBTAB_AVX512_FN static f32x16 load_f16(const std::uint16_t* p) noexcept {
+        return {_mm512_maskz_cvtph_ps(all_lanes, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)))};
+    }
+    /// The bf16 values `p[0..16)` as floats.
+    EMBTAB_AVX512_FN static f32x16 load_bf16(const std::uint16_t* p) noexcept {
+        const __m512i w =
+            _mm512_maskz_cvtepu16_epi32(all_lanes, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+        return {_mm512_castsi512_ps(_mm512_maskz_slli_epi32(all_lanes, w, 16))};
+    }
+    /// Writes the lanes to `p[0..16)`.
+    EMBTAB_AVX512_FN void store(float* p) const noexcept { _mm512_storeu_ps(p, v); }
+    /// Lane-wise sum.
+    EMBTAB_AVX512_FN friend f32x16 operator+(f32x16 a, f32x16 b) noexcept {
+        return {_mm512_add_ps(a.v, b.v)};
+    }
+    /// `a · b + c`, fused (one rounding).
+    EMBTAB_AVX512_FN friend f32x16 fma(f32x16 a, f32x16 b, f32x16 c) noexcept {
+        return {_mm512_fmadd_ps(a.v, b.v, c.v)};
+    }
+};
+
 /// `kernel(lanes_tag<f32x8>{})`, compiled for AVX2: `flatten` inlines the kernel and the
 /// vector operations into this function, which has the AVX2 target.
 template <class Kernel>
@@ -161,6 +256,8 @@ EMBTAB_AVX2_FN __attribute__((flatten)) void run_avx2_lanes(Kernel& kernel) {
 }
 
 #undef EMBTAB_AVX2_FN
+#undef EMBTAB_AVX2_FMA_FN
+#undef EMBTAB_AVX512_FN
 
 /// Calls `kernel(lanes_tag<V>{})` once, with the widest `V` this CPU runs.
 template <class Kernel>

@@ -90,13 +90,11 @@ public:
     void read_add(std::size_t r, float w, float* acc) const noexcept {
         storage_.decode_add(row(r), w, acc, dim_);
     }
+    /// Where row `r`'s bytes are (read by bag sums).
+    const std::byte* address(std::size_t r) const noexcept { return row(r); }
     /// Asks the CPU to start loading every cache line of row `r` (hides memory latency when
     /// issued a few rows ahead).
-    void prefetch(std::size_t r) const noexcept {
-        const auto begin = reinterpret_cast<std::uintptr_t>(row(r));
-        for (auto a = begin & ~std::uintptr_t(cache_line - 1); a < begin + row_bytes_; a += cache_line)
-            prefetch_line(reinterpret_cast<const void*>(a));
-    }
+    void prefetch(std::size_t r) const noexcept { prefetch_lines(row(r), row_bytes_); }
     /// Sets row `r` from fp32 values (rounded as the storage says).
     void write(std::size_t r, const float* values) noexcept {
         storage_.encode(values, row(r), dim_, rounding_);

@@ -36,6 +36,22 @@ inline const bool cpu_avx2 = detect_avx2();
 /// True when the CPU runs AVX2, FMA and F16C.
 inline bool cpu_has_avx2() noexcept { return cpu_avx2; }
 
+/// Whether the CPU runs AVX-512F (and the OS saves the ZMM state), besides `detect_avx2()`.
+inline bool detect_avx512() noexcept {
+    if (!detect_avx2()) return false;
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & (1u << 16))) return false;
+    unsigned xcr0_lo, xcr0_hi;  // YMM, opmask, upper ZMM and ZMM16-31 state
+    __asm__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    return (xcr0_lo & 0xe6u) == 0xe6u;
+}
+
+/// Detected once at start-up, as `cpu_avx2`.
+inline const bool cpu_avx512 = detect_avx512();
+
+/// True when the CPU runs AVX-512F as well as AVX2, FMA and F16C.
+inline bool cpu_has_avx512() noexcept { return cpu_avx512; }
+
 /// `acc[0..n) += ws · q[0..n) + wb` for `n` a multiple of 16 byte codes `q`.
 __attribute__((target("avx2,fma"))) inline void add_codes_avx2(const std::uint8_t* q, float ws,
                                                                  float wb, float* acc,
@@ -169,6 +185,8 @@ __attribute__((target("avx2,fma"))) inline void add_f32_avx2(const float* v, flo
 
 /// No run-time dispatch on this compiler or architecture.
 inline bool cpu_has_avx2() noexcept { return false; }
+/// No run-time dispatch on this compiler or architecture.
+inline bool cpu_has_avx512() noexcept { return false; }
 
 #endif
 
@@ -180,6 +198,15 @@ inline std::atomic<int> avx2_override{-1};
 inline bool use_avx2() noexcept {
     const int o = avx2_override.load(std::memory_order_relaxed);
     return o < 0 ? cpu_has_avx2() : o == 1 && cpu_has_avx2();
+}
+
+/// As `avx2_override`, for the AVX-512 kernels (which also need `use_avx2()`).
+inline std::atomic<int> avx512_override{-1};
+
+/// Whether the AVX-512 kernels run.
+inline bool use_avx512() noexcept {
+    const int o = avx512_override.load(std::memory_order_relaxed);
+    return use_avx2() && (o < 0 ? cpu_has_avx512() : o == 1 && cpu_has_avx512());
 }
 
 }  // namespace embtab::detail

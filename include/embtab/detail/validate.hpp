@@ -2,6 +2,7 @@
 /// \file detail/validate.hpp Checks of caller input, done before a table is touched; each
 /// failure throws with the offending value, its position and the valid range.
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -23,6 +24,15 @@ template <class Id>
 void check_ids(span<const Id> ids, std::uint64_t limit) {
     static_assert(std::is_integral_v<Id> && !std::is_same_v<Id, bool>,
                   "embtab: ids must be an integer type");
+    // First one branch-free pass the compiler vectorises: as unsigned, a negative id is at least
+    // 2^63, so every valid id is below `bound`.
+    if (!std::is_signed_v<Id> && limit == no_id_limit) return;
+    const std::uint64_t bound =
+        std::is_signed_v<Id> ? std::min(limit, std::uint64_t(1) << 63) : limit;
+    bool any_bad = false;
+    for (std::size_t i = 0; i < ids.size(); ++i)
+        any_bad |= static_cast<std::uint64_t>(ids[i]) >= bound;
+    if (!any_bad) return;
     for (std::size_t i = 0; i < ids.size(); ++i) {
         const Id id = ids[i];
         bool bad = false;

@@ -34,6 +34,11 @@ struct f32 {
 #endif
         for (; j < dim; ++j) acc[j] += w * v[j];
     }
+    /// Values `[j, j + V::lanes)` of a row as a vector (bag sums, detail/bag_sum.hpp).
+    template <class V>
+    static V lanes_at(const std::byte* row, std::size_t j) noexcept {
+        return V::load(reinterpret_cast<const float*>(row) + j);
+    }
     /// fp32 to row (exact).
     static void encode(const float* in, std::byte* row, std::size_t dim, detail::rng&) noexcept {
         std::memcpy(row, in, dim * sizeof(float));

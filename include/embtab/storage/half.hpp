@@ -61,6 +61,13 @@ struct half_storage {
 #endif
         for (; j < dim; ++j) acc[j] += w * Format::widen(load(row, j));
     }
+    /// Values `[j, j + V::lanes)` of a row as a vector (bag sums, detail/bag_sum.hpp).
+    template <class V>
+    static V lanes_at(const std::byte* row, std::size_t j) noexcept {
+        const auto* h = reinterpret_cast<const std::uint16_t*>(row) + j;
+        if constexpr (std::is_same_v<Format, detail::fp16_format>) return V::load_f16(h);
+        else return V::load_bf16(h);
+    }
     /// fp32 to row, rounding as `round` says.
     void encode(const float* in, std::byte* row, std::size_t dim, detail::rng& gen) const noexcept {
         std::size_t j = 0;

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "../detail/lanes.hpp"
@@ -59,6 +60,16 @@ struct rowwise_quantized {
     /// The row's bias (its minimum).
     static float bias(const std::byte* row, std::size_t dim) noexcept {
         return load_float(row + code_bytes(dim) + sizeof(float));
+    }
+    /// The row's scale and bias.
+    static std::pair<float, float> affine(const std::byte* row, std::size_t dim) noexcept {
+        return {scale(row, dim), bias(row, dim)};
+    }
+    /// Codes `[j, j + V::lanes)` of an int8 row as a vector (bag sums, detail/bag_sum.hpp; the
+    /// value is `scale · code + bias`).
+    template <class V, unsigned B = Bits, std::enable_if_t<B == 8, int> = 0>
+    static V lanes_at(const std::byte* row, std::size_t j) noexcept {
+        return V::load_u8(reinterpret_cast<const std::uint8_t*>(row) + j);
     }
     /// Code `j` of a row.
     static unsigned code(const std::byte* row, std::size_t j) noexcept {

@@ -88,6 +88,11 @@ public:
     void embed_add(std::uint64_t id, float w, float* acc) const noexcept {
         store_.read_add(id, w, acc);
     }
+    /// Calls `emit(row, w)` on the stored row of `id` (its vector is `w` times that row).
+    template <class Emit>
+    void rows_of(std::uint64_t id, float w, Emit&& emit) const noexcept {
+        emit(store_.address(id), w);
+    }
     /// Queues `scale · g` as the gradient of `id`'s vector.
     void backward(std::uint64_t id, const float* g, float scale, std::size_t at) {
         store_.add_grad(id, g, scale, at);

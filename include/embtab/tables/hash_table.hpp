@@ -166,6 +166,13 @@ public:
         for (std::size_t i = 0; i < opts_.hashes; ++i)
             store_.read_add(row_of(id, i), w * weight_, acc);
     }
+    /// Calls `emit(row, weight)` on each of the k rows of `id` (its vector times `w` is their
+    /// weighted sum).
+    template <class Emit>
+    void rows_of(std::uint64_t id, float w, Emit&& emit) const noexcept {
+        for (std::size_t i = 0; i < opts_.hashes; ++i)
+            emit(store_.address(row_of(id, i)), w * weight_);
+    }
     /// Queues `scale · g` (times 1/k for mean) as the gradient of each row of `id`.
     void backward(std::uint64_t id, const float* g, float scale, std::size_t at) {
         for (std::size_t i = 0; i < opts_.hashes; ++i)

@@ -47,13 +47,17 @@ inline void prefetch_line_to_l2(const void* p) noexcept {
 
 /// Prefetches every cache line of `[p, p + bytes)`, into the first-level cache or (`ToL2`) the
 /// second.
+/// The count of prefetches depends on `bytes` only (a row that may straddle a line boundary
+/// gets one more, its last byte), so the loop never mispredicts on where a row starts.
 template <bool ToL2 = false>
 inline void prefetch_lines(const void* p, std::size_t bytes) noexcept {
-    const auto begin = reinterpret_cast<std::uintptr_t>(p);
-    for (auto a = begin & ~std::uintptr_t(cache_line - 1); a < begin + bytes; a += cache_line) {
-        if constexpr (ToL2) prefetch_line_to_l2(reinterpret_cast<const void*>(a));
-        else prefetch_line(reinterpret_cast<const void*>(a));
-    }
+    const auto* b = static_cast<const char*>(p);
+    const auto one = [](const char* a) {
+        if constexpr (ToL2) prefetch_line_to_l2(a);
+        else prefetch_line(a);
+    };
+    for (std::size_t at = 0; at < bytes; at += cache_line) one(b + at);
+    if (bytes % cache_line != 0) one(b + bytes - 1);
 }
 
 /// `prefetch_line` for a line about to be written (a no-op on x86-64 CPUs without PREFETCHW,

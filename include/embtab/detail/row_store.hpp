@@ -92,9 +92,9 @@ public:
     }
     /// Where row `r`'s bytes are (read by bag sums).
     const std::byte* address(std::size_t r) const noexcept { return row(r); }
-    /// Asks the CPU to start loading every cache line of row `r` (hides memory latency when
-    /// issued a few rows ahead).
-    void prefetch(std::size_t r) const noexcept { prefetch_lines(row(r), row_bytes_); }
+    /// Asks the CPU to start loading every cache line of row `r` into the second-level cache
+    /// (hides memory latency when issued a few rows ahead; see `prefetch_line_to_l2`).
+    void prefetch(std::size_t r) const noexcept { prefetch_lines<true>(row(r), row_bytes_); }
     /// Sets row `r` from fp32 values (rounded as the storage says).
     void write(std::size_t r, const float* values) noexcept {
         storage_.encode(values, row(r), dim_, rounding_);

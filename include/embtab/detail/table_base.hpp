@@ -39,7 +39,6 @@
 #include "../span.hpp"
 #include "../threads.hpp"
 #include "access_check.hpp"
-#include "aligned_buffer.hpp"
 #include "bag_sum.hpp"
 #include "refused_step.hpp"
 #include "validate.hpp"
@@ -102,16 +101,8 @@ public:
             const std::size_t b0 = p == 0 ? 0 : first_bag_from(off, id.size() * p / parts);
             const std::size_t b1 = p + 1 == parts ? off.size() - 1
                                                   : first_bag_from(off, id.size() * (p + 1) / parts);
-            const auto begin = static_cast<std::size_t>(off[b0]);
             const auto end = static_cast<std::size_t>(off[b1]);
-            if constexpr (sums_rows<Derived>::value) {
-                for (std::size_t i = begin; i < end && i < begin + far_ahead; ++i)
-                    prefetch_rows<true>(key(id[i]));
-                for (std::size_t i = begin; i < end && i < begin + near_ahead; ++i)
-                    prefetch_rows<false>(key(id[i]));
-            } else {
-                prefetch_first(id, begin, end);
-            }
+            prefetch_first(id, static_cast<std::size_t>(off[b0]), end);
             for (std::size_t b = b0; b < b1; ++b) {
                 if constexpr (sums_rows<Derived>::value) {
                     sum_bag(id, off, b, opts, end, out.row(b));
@@ -203,9 +194,13 @@ private:
         return static_cast<std::uint64_t>(id);
     }
 
-    /// How many ids ahead rows are prefetched: enough to keep the memory system busy when most
-    /// rows are cached (Zipf ids) and rows are short. Measured on bench_tables pooled f32 (M
-    /// ids/s at distance 8 / 32): dim 16 uniform 53 / 82, Zipf 76 / 126; dim 64 Zipf 54 / 67.
+    /// How many ids ahead rows are prefetched (into L2, see `row_store::prefetch`): enough to
+    /// keep the memory system busy when most rows are cached (Zipf ids) and rows are short.
+    /// Measured on bench_tables pooled f32 (M ids/s at distance 8 / 32): dim 16 uniform 53 /
+    /// 82, Zipf 76 / 126; dim 64 Zipf 54 / 67. Into L1 instead of L2 (bag sums, Intel Xeon with
+    /// AVX-512, f32 dim 16 / 64 / 128): uniform 63 / 28 / 15 against 77 / 38 / 22, Zipf 123 /
+    /// 69 / 38 against 133 / 57 / 40; prefetching to both (L2 64 ahead, L1 8) was worse at
+    /// dim 16 and no better at 64.
     static constexpr std::size_t prefetch_distance = 32;
     /// Fewest ids worth a part of their own: below it, handing a part over costs more than it
     /// saves.
@@ -245,22 +240,6 @@ private:
     /// Rows a bag sum takes at once: their addresses and weights are gathered, then summed in
     /// registers; a longer bag adds in further groups.
     static constexpr std::size_t bag_group = 64;
-    /// Bag sums load rows in two steps: into the second-level cache `far_ahead` ids ahead (many
-    /// such loads can be in flight), then into the first `near_ahead` ids ahead. Measured on
-    /// bench_tables pooled (Intel Xeon with AVX-512, M ids/s, fp32 dim 64 uniform / Zipf):
-    /// first-level prefetch 32 ids ahead alone 26 / 68; second-level 32 ahead alone 37 / 52;
-    /// both at (32, 8) 33 / 64, (48, 4) 36 / 63, (64, 8) 38 / 67, (64, 16) 36 / 65. At dim 16
-    /// Zipf (rows mostly cached) the second prefetch costs: fp32 127 → 112, int8 116 → 88.
-    static constexpr std::size_t far_ahead = 64, near_ahead = 8;
-
-    /// Prefetches the rows of `id` for a bag sum: to the second-level cache (`far`) or the
-    /// first.
-    template <bool Far>
-    void prefetch_rows(std::uint64_t id) const noexcept {
-        const std::size_t bytes = Derived::storage_type::row_bytes(self().dim());
-        self().rows_of(id, 1.0f, [&](const std::byte* row, float) { prefetch_lines<Far>(row, bytes); });
-    }
-
     /// `o` = bag `b` pooled, by `sum_rows` over the rows `rows_of` names.
     template <class Id, class Off>
     void sum_bag(span<const Id> id, span<const Off> off, std::size_t b, const pool_options& opts,
@@ -271,8 +250,7 @@ private:
         std::size_t n = 0;
         bool add = false;  // whether `o` holds the sum of earlier groups
         for_each_in_bag(off, b, opts, [&](std::size_t i, float w) {
-            if (i + far_ahead < end) prefetch_rows<true>(key(id[i + far_ahead]));
-            if (i + near_ahead < end) prefetch_rows<false>(key(id[i + near_ahead]));
+            prefetch_ahead(id, i, end);
             self().rows_of(key(id[i]), w, [&](const std::byte* row, float weight) {
                 if (n == bag_group) {
                     sum_rows<storage>(rows, weights, n, o, self().dim(), add);

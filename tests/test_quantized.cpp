@@ -127,6 +127,36 @@ TEMPLATE_TEST_CASE("the fast pooled kernel equals its scalar reference", "[quant
     detail::avx2_override = -1;
 }
 
+TEMPLATE_TEST_CASE("stochastic encoding follows its definition code by code on every path",
+                   "[quantized]", int8_rowwise, int4_rowwise) {
+    // q_j = floor(clamp((x_j − min)·inverse + u_j, 0, max_code)), u_j the j-th 16-bit piece of
+    // the generator's draws (four a draw, low first) times 2^-16, in float arithmetic
+    std::mt19937 g(9);
+    const int path = GENERATE(0, 1);  // baseline SSE2, then AVX2 where the CPU has it
+    detail::avx2_override = path;
+    for (std::size_t dim = 1; dim <= 150; ++dim) {
+        auto x = random_row(g, dim, -3, 2);
+        if (dim % 7 == 0) x[dim / 2] = x[0];  // ties at the minimum
+        const auto row = encode<TestType>(x, rounding::stochastic, dim);
+        float lo = x[0], hi = x[0];
+        for (float v : x) lo = std::min(lo, v), hi = std::max(hi, v);
+        const float inverse = float(TestType::max_code) / ((hi - lo) + 1e-8f);
+        detail::rng gen(dim);
+        std::uint64_t random = 0;
+        for (std::size_t j = 0; j < dim; ++j) {
+            if (j % 4 == 0) random = gen.next();
+            const float u = float(random & 0xffffu) * 0x1p-16f;
+            random >>= 16;
+            const float c = (x[j] - lo) * inverse + u;
+            const float clamped = c > 0 ? std::min(c, float(TestType::max_code)) : 0.0f;
+            INFO("path " << path << ", dim " << dim << ", column " << j);
+            REQUIRE(TestType::code(row.data(), j) == unsigned(clamped));
+        }
+        REQUIRE(TestType::bias(row.data(), dim) == lo);
+    }
+    detail::avx2_override = -1;
+}
+
 TEMPLATE_TEST_CASE("stochastic requantization is unbiased", "[quantized]", int8_rowwise,
                    int4_rowwise) {
     // Row [0, x, 1]: min 0 and max 1 are exact, x lies between two codes. Over N encodings the

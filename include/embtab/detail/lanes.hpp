@@ -44,6 +44,10 @@ struct f32x1 {
     static f32x1 load_f16(const std::uint16_t* p) noexcept { return {fp16_format::widen(*p)}; }
     /// The bf16 value `p[0]` as a float.
     static f32x1 load_bf16(const std::uint16_t* p) noexcept { return {bf16_format::widen(*p)}; }
+    /// The integer `p[0]` as a float.
+    static f32x1 load_u16(const std::uint16_t* p) noexcept { return {static_cast<float>(*p)}; }
+    /// Writes the lane, in [0, 255], truncated to a byte, to `p[0]`.
+    void store_u8(std::uint8_t* p) const noexcept { *p = static_cast<std::uint8_t>(v); }
     /// Writes the lanes to `p`.
     void store(float* p) const noexcept { *p = v; }
     /// `a · b + c`.
@@ -98,6 +102,17 @@ struct f32x4 {
     static f32x4 load_bf16(const std::uint16_t* p) noexcept {
         const __m128i h = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
         return {_mm_castsi128_ps(_mm_unpacklo_epi16(_mm_setzero_si128(), h))};
+    }
+    /// The integers `p[0..4)` as floats.
+    static f32x4 load_u16(const std::uint16_t* p) noexcept {
+        const __m128i h = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+        return {_mm_cvtepi32_ps(_mm_unpacklo_epi16(h, _mm_setzero_si128()))};
+    }
+    /// Writes the lanes, each in [0, 255], truncated to bytes, to `p[0..4)`.
+    void store_u8(std::uint8_t* p) const noexcept {
+        const __m128i i = _mm_cvttps_epi32(v);
+        const int bytes = _mm_cvtsi128_si32(_mm_packus_epi16(_mm_packs_epi32(i, i), i));
+        std::memcpy(p, &bytes, sizeof bytes);
     }
     /// Writes the lanes to `p[0..4)`.
     void store(float* p) const noexcept { _mm_storeu_ps(p, v); }
@@ -163,8 +178,19 @@ struct f32x8 {
         const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
         return {_mm256_castsi256_ps(_mm256_slli_epi32(w, 16))};
     }
+    /// The integers `p[0..8)` as floats.
+    EMBTAB_AVX2_FN static f32x8 load_u16(const std::uint16_t* p) noexcept {
+        const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+        return {_mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(h))};
+    }
     /// Writes the lanes to `p[0..8)`.
     EMBTAB_AVX2_FN void store(float* p) const noexcept { _mm256_storeu_ps(p, v); }
+    /// Writes the lanes, each in [0, 255], truncated to bytes, to `p[0..8)`.
+    EMBTAB_AVX2_FN void store_u8(std::uint8_t* p) const noexcept {
+        const __m256i i = _mm256_cvttps_epi32(v);
+        const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packus_epi16(words, words));
+    }
     /// `a · b + c`, fused (one rounding).
     EMBTAB_AVX2_FMA_FN friend f32x8 fma(f32x8 a, f32x8 b, f32x8 c) noexcept {
         return {_mm256_fmadd_ps(a.v, b.v, c.v)};

@@ -114,27 +114,37 @@ struct rowwise_quantized {
     /// `(x−min)·max_code/(max−min+1e-8)` rounded as `round` says (FBGEMM's formula for nearest).
     void encode(const float* in, std::byte* row, std::size_t dim, detail::rng& gen) const noexcept {
         const std::pair<float, float> lowest_highest = detail::min_max(in, dim);
-        const float min = lowest_highest.first, range = lowest_highest.second - min;
+        const float low = lowest_highest.first, range = lowest_highest.second - low;
         const float inverse = static_cast<float>(max_code) / (range + 1e-8f);
-        std::memset(row, 0, code_bytes(dim));
+        if constexpr (Bits == 4) std::memset(row, 0, code_bytes(dim));
         auto* q = reinterpret_cast<std::uint8_t*>(row);
         constexpr std::size_t chunk = 64;
-        float c[chunk];  // codes of values [at, at + n), as floats
+        float c[chunk];             // codes of values [at, at + n), as floats
+        std::uint16_t r16[chunk];   // their 16-bit uniforms, four a draw, low bits first
         for (std::size_t at = 0; at < dim; at += chunk) {
             const std::size_t n = std::min(chunk, dim - at);
             if (round == rounding::nearest) {
-                for (std::size_t k = 0; k < n; ++k) c[k] = std::nearbyint((in[at + k] - min) * inverse);
+                for (std::size_t k = 0; k < n; ++k) c[k] = std::nearbyint((in[at + k] - low) * inverse);
             } else {  // (x − min)·inverse + u, u uniform in [0, 1) of 16 bits, floored below
                 for (std::size_t k = 0; k < n; k += 4) {
-                    std::uint64_t random = gen.next();
-                    for (std::size_t i = k; i < k + 4 && i < n; ++i, random >>= 16)
-                        c[i] = static_cast<float>(random & 0xffffu) * 0x1p-16f;
+                    const std::uint64_t random = gen.next();
+                    for (std::size_t i = 0; i < 4; ++i)
+                        r16[k + i] = static_cast<std::uint16_t>(random >> (16 * i));
                 }
-                detail::for_lanes(n, [&](auto tag, std::size_t k) {
+                const auto code_of = [&](auto tag, std::size_t k) {
                     using V = typename decltype(tag)::type;
-                    ((V::load(in + at + k) - V::all(min)) * V::all(inverse) + V::load(c + k))
-                        .store(c + k);
-                });
+                    return (V::load(in + at + k) - V::all(low)) * V::all(inverse) +
+                           V::load_u16(r16 + k) * V::all(0x1p-16f);
+                };
+                if constexpr (Bits == 8) {  // clamped and stored as bytes in the same pass
+                    detail::for_lanes(n, [&](auto tag, std::size_t k) {
+                        using V = typename decltype(tag)::type;
+                        // max first: a NaN (from a non-finite row) becomes 0
+                        min(max(code_of(tag, k), V::all(0.0f)), V::all(float(max_code))).store_u8(q + at + k);
+                    });
+                    continue;
+                }
+                detail::for_lanes(n, [&](auto tag, std::size_t k) { code_of(tag, k).store(c + k); });
             }
             for (std::size_t k = 0; k < n; ++k) {
                 // into [0, max_code]; NaN (from a non-finite row) becomes 0, never an undefined
@@ -149,7 +159,7 @@ struct rowwise_quantized {
             }
         }
         store_float(row + code_bytes(dim), range / static_cast<float>(max_code));
-        store_float(row + code_bytes(dim) + sizeof(float), min);
+        store_float(row + code_bytes(dim) + sizeof(float), low);
     }
 
 private:

@@ -137,6 +137,8 @@ TEST_CASE("stochastic rounding from 16 random bits takes the exact probability",
     // at the top of the range a finite value never rounds to infinity
     for (std::uint32_t r = 0; r < (1u << 16); r += 97) {
         REQUIRE(detail::round_stochastic<fp16_format>(65519.0f, r) == 0x7bff);
+        REQUIRE(detail::round_stochastic<fp16_format>(-3.4028235e38f, r) == 0xfbff);  // no carry
+        REQUIRE(detail::round_stochastic<fp16_format>(3.0e38f, r) == 0x7bff);       // to inf
         REQUIRE(detail::round_stochastic<bf16_format>(3.4028235e38f, r) == 0x7f7f);
     }
 }

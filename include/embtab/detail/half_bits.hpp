@@ -65,7 +65,11 @@ struct fp16_format {
     /// of them: exact); the subnormal range (spacing 2^-24) by comparing the fraction of
     /// |x|·2^24 beyond its code with `r16 · 2^-16`.
     static std::uint16_t round_stochastic(std::uint32_t b, std::uint32_t r16) noexcept {
-        if ((b & 0x7fffffffu) >= (113u << 23))
+        const std::uint32_t a = b & 0x7fffffffu;
+        if (a >= (143u << 23)) return truncate(bits_float(b));  // |x| >= 2^16: saturates (the
+                                                                // nudge could carry x near
+                                                                // float max into infinity)
+        if (a >= (113u << 23))
             return truncate(bits_float(b + (r16 >> 3)));  // past the largest finite it saturates
         const float scaled = bits_float(b & 0x7fffffffu) * 0x1p24f;  // exact: a power of two
         const auto code = static_cast<std::uint32_t>(scaled);       // < 2^10, truncated

@@ -104,20 +104,21 @@ __attribute__((target("avx2,f16c"))) inline void widen_fp16_avx2(const std::uint
 /// `out[0..n) = in[0..n)` as fp16, rounded stochastically from the 16-bit uniforms `r16` as
 /// `round_stochastic<fp16_format>` does (bitwise the same for finite values), `n` a multiple of
 /// 8: normals add `r16 >> 3` below the fp16 precision and convert toward zero; subnormals
-/// compare the fraction of |x|·2^24 beyond its code with `r16 · 2^-16`; infinities and NaNs
-/// convert toward zero.
+/// compare the fraction of |x|·2^24 beyond its code with `r16 · 2^-16`; values from 2^16 on
+/// (infinities and NaNs too) convert toward zero.
 __attribute__((target("avx2,f16c"))) inline void round_fp16_stochastic_avx2(
     const float* in, const std::uint16_t* r16, std::uint16_t* out, std::size_t n) noexcept {
     const __m256i magnitude = _mm256_set1_epi32(0x7fffffff), sign_bit = _mm256_set1_epi32(int(0x80000000u));
-    const __m256i smallest_normal = _mm256_set1_epi32(113 << 23), special = _mm256_set1_epi32(0x7f800000);
+    const __m256i smallest_normal = _mm256_set1_epi32(113 << 23), unnudged = _mm256_set1_epi32(143 << 23);
     for (std::size_t j = 0; j < n; j += 8) {
         const __m256 x = _mm256_loadu_ps(in + j);
         const __m256i b = _mm256_castps_si256(x), a = _mm256_and_si256(b, magnitude);
         const __m256i r = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r16 + j)));
-        // normals (and finite values beyond fp16's range, which saturate toward zero)
+        // normals; from 2^16 on (beyond fp16's range, infinities, NaNs) x itself, which
+        // converts toward zero: a finite x saturates, and no nudge carries it into infinity
         const __m256 nudged = _mm256_castsi256_ps(_mm256_add_epi32(b, _mm256_srli_epi32(r, 3)));
-        const __m256i not_special = _mm256_cmpgt_epi32(special, a);
-        const __m256 normal_in = _mm256_blendv_ps(x, nudged, _mm256_castsi256_ps(not_special));
+        const __m256i nudge = _mm256_cmpgt_epi32(unnudged, a);
+        const __m256 normal_in = _mm256_blendv_ps(x, nudged, _mm256_castsi256_ps(nudge));
         const __m128i normal = _mm256_cvtps_ph(normal_in, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
         // subnormals: code = trunc(|x|·2^24), up when a uniform falls below the fraction
         const __m256 scaled = _mm256_mul_ps(_mm256_castsi256_ps(a), _mm256_set1_ps(0x1p24f));

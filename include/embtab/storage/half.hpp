@@ -61,6 +61,9 @@ struct half_storage {
 #endif
         for (; j < dim; ++j) acc[j] += w * Format::widen(load(row, j));
     }
+    /// Encoding finite values stores finite ones (both roundings saturate at the largest
+    /// finite value), so a stepped row need not be read back to be checked.
+    static constexpr bool stores_finite = true;
     /// Values `[j, j + V::lanes)` of a row as a vector (bag sums, detail/bag_sum.hpp).
     template <class V>
     static V lanes_at(const std::byte* row, std::size_t j) noexcept {

@@ -76,7 +76,9 @@ struct half_storage {
         std::size_t j = 0;
 #ifdef EMBTAB_X86_DISPATCH
         if (round == rounding::stochastic && detail::use_avx2()) {  // 64 values: uniforms, then AVX2
-            std::uint16_t r16[64], h[64];
+            std::uint16_t r16[64];
+            auto* h = reinterpret_cast<std::uint16_t*>(row);  // rounded in place (the kernels
+                                                              // store unaligned)
             for (; j + 8 <= dim; j += 64) {
                 const std::size_t n = std::min<std::size_t>(64, (dim - j) & ~std::size_t(7));
                 for (std::size_t k = 0; k < n; k += 4) {
@@ -85,10 +87,9 @@ struct half_storage {
                         r16[k + i] = static_cast<std::uint16_t>(random >> (16 * i));
                 }
                 if constexpr (std::is_same_v<Format, detail::fp16_format>)
-                    detail::round_fp16_stochastic_avx2(in + j, r16, h, n);
+                    detail::round_fp16_stochastic_avx2(in + j, r16, h + j, n);
                 else
-                    detail::round_bf16_stochastic_avx2(in + j, r16, h, n);
-                std::memcpy(row + j * sizeof(std::uint16_t), h, n * sizeof(std::uint16_t));
+                    detail::round_bf16_stochastic_avx2(in + j, r16, h + j, n);
                 if (n < 64) {
                     j += n;
                     break;

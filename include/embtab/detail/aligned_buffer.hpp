@@ -18,46 +18,33 @@ namespace embtab::detail {
 /// Bytes of a cache line; rows and sketch buckets are aligned to it.
 inline constexpr std::size_t cache_line = 64;
 
-/// Hints the CPU to bring the cache line holding `p` into cache (no effect where unsupported).
-/// On x86-64 it is an `asm volatile` prefetch: GCC deletes a loop of `__builtin_prefetch`
-/// calls as a loop without side effects (`-ffinite-loops`, on from -O2), which silently took
-/// every prefetch out of the lookups and updates.
+/// Hints the CPU to bring the cache line holding `p` into the first-level cache, or with
+/// `ToL2` only into the second (no effect where unsupported). Into L2 (`prefetcht1`) a request
+/// does not hold one of the core's few first-level fill buffers while its line comes from
+/// memory, so many more can be in flight. On x86-64 it is an `asm volatile` prefetch: GCC
+/// deletes a loop of `__builtin_prefetch` calls as a loop without side effects
+/// (`-ffinite-loops`, on from -O2), which silently took every prefetch out of the lookups and
+/// updates.
+template <bool ToL2 = false>
 inline void prefetch_line(const void* p) noexcept {
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
-    __asm__ volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p)));
+    if constexpr (ToL2) __asm__ volatile("prefetcht1 %0" : : "m"(*static_cast<const char*>(p)));
+    else __asm__ volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p)));
 #elif defined(__GNUC__) || defined(__clang__)
-    __builtin_prefetch(p, 0, 3);
+    __builtin_prefetch(p, 0, ToL2 ? 2 : 3);
 #else
     (void)p;
 #endif
 }
 
-/// `prefetch_line` into the second-level cache only: on x86-64 (`prefetcht1`) it does not hold
-/// one of the few first-level fill buffers while the line comes from memory, so many more such
-/// requests can be in flight.
-inline void prefetch_line_to_l2(const void* p) noexcept {
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
-    __asm__ volatile("prefetcht1 %0" : : "m"(*static_cast<const char*>(p)));
-#elif defined(__GNUC__) || defined(__clang__)
-    __builtin_prefetch(p, 0, 2);
-#else
-    (void)p;
-#endif
-}
-
-/// Prefetches every cache line of `[p, p + bytes)`, into the first-level cache or (`ToL2`) the
-/// second.
-/// The count of prefetches depends on `bytes` only (a row that may straddle a line boundary
-/// gets one more, its last byte), so the loop never mispredicts on where a row starts.
+/// `prefetch_line<ToL2>` on every cache line of `[p, p + bytes)`. The count depends on `bytes`
+/// only (a row that may straddle a line boundary gets one more, on its last byte), so the loop
+/// never mispredicts on where a row starts.
 template <bool ToL2 = false>
 inline void prefetch_lines(const void* p, std::size_t bytes) noexcept {
     const auto* b = static_cast<const char*>(p);
-    const auto one = [](const char* a) {
-        if constexpr (ToL2) prefetch_line_to_l2(a);
-        else prefetch_line(a);
-    };
-    for (std::size_t at = 0; at < bytes; at += cache_line) one(b + at);
-    if (bytes % cache_line != 0) one(b + bytes - 1);
+    for (std::size_t at = 0; at < bytes; at += cache_line) prefetch_line<ToL2>(b + at);
+    if (bytes % cache_line != 0) prefetch_line<ToL2>(b + bytes - 1);
 }
 
 /// `prefetch_line` for a line about to be written (a no-op on x86-64 CPUs without PREFETCHW,

@@ -100,7 +100,7 @@ public:
     /// Where row `r`'s bytes are (read by bag sums).
     const std::byte* address(std::size_t r) const noexcept { return row(r); }
     /// Asks the CPU to start loading every cache line of row `r` into the second-level cache
-    /// (hides memory latency when issued a few rows ahead; see `prefetch_line_to_l2`).
+    /// (hides memory latency when issued a few rows ahead; see `prefetch_line`).
     void prefetch(std::size_t r) const noexcept { prefetch_lines<true>(row(r), row_bytes_); }
     /// Sets row `r` from fp32 values (rounded as the storage says).
     void write(std::size_t r, const float* values) noexcept {

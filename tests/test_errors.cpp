@@ -157,3 +157,31 @@ TEST_CASE("the skip policy drops only the non-finite rows", "[errors][nonfinite]
     expected.update(id3, one);
     REQUIRE(ref::snapshot(t, kRows) == ref::snapshot(expected, kRows));
 }
+
+TEST_CASE("the non-finite scan finds the first NaN or infinity at every length and position",
+          "[errors][nonfinite]") {
+    // Against the plain definition, across the vector blocks and the scalar tail.
+    const float bad[] = {std::numeric_limits<float>::infinity(),
+                         -std::numeric_limits<float>::infinity(),
+                         std::numeric_limits<float>::quiet_NaN(),
+                         -std::numeric_limits<float>::signaling_NaN()};
+    const auto first_by_definition = [](const std::vector<float>& v) {
+        for (std::size_t j = 0; j < v.size(); ++j)
+            if (!std::isfinite(v[j])) return j;
+        return v.size();
+    };
+    for (std::size_t n = 0; n <= 40; ++n) {
+        std::vector<float> v(n);
+        for (std::size_t j = 0; j < n; ++j)  // finite values of every exponent, incl. the largest
+            v[j] = j % 3 == 0 ? std::numeric_limits<float>::max() : float(j) * -1e-39f + 1.5f;
+        REQUIRE(embtab::detail::first_nonfinite(v.data(), n) == n);
+        for (std::size_t k = 0; k < n; ++k)
+            for (float b : bad) {
+                auto w = v;
+                w[k] = b;
+                if (k + 3 < n) w[k + 3] = bad[0];  // a later one must not be reported
+                INFO("n " << n << " position " << k);
+                REQUIRE(embtab::detail::first_nonfinite(w.data(), n) == first_by_definition(w));
+            }
+    }
+}

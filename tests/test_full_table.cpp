@@ -223,3 +223,37 @@ TEST_CASE("a table trains to a known solution", "[full_table][train]") {
     REQUIRE(run(make_full_table<f16>(20, 4, sgd{0.5f}), 100) < 2e-3);
     REQUIRE(run(make_full_table<bf16>(20, 4, sgd{0.5f}), 100) < 1e-2);
 }
+
+TEST_CASE("f32 SGD steps each row bitwise by its contributions summed in arrival order",
+          "[full_table][update][pooled]") {
+    // Every vector width and tail: the summed gradient is Σ (w_i · g_bag(i)) in arrival order,
+    // one float multiply and one float add a term, then w − lr · sum.
+    for (std::size_t d : {1u, 3u, 4u, 8u, 13u, 16u, 21u, 35u, 64u}) {
+        auto t = make_full_table(10, d, sgd{0.125f}, 3);
+        const auto before = ref::snapshot(t, 10);
+        std::mt19937 gen(static_cast<unsigned>(d));
+        const std::vector<std::int64_t> ids = {4, 1, 4, 9, 4, 1, 0, 4};
+        const std::vector<std::int64_t> offsets = {0, 3, 3, 6, 8};  // an empty bag among them
+        const std::vector<float> weights = {0.5f, -1.25f, 3.0f, 0.3f, 1.0f, 7.0f, -0.1f, 2.5f};
+        const auto g = random_floats(gen, 4 * d);
+        pool_options opts;
+        opts.weights = weights;
+        t.update_pooled(ids, offsets, matrix_view<const float>(g.data(), 4, d), opts);
+        std::vector<float> expect(before.begin(), before.end());
+        for (std::int64_t row = 0; row < 10; ++row)
+            for (std::size_t j = 0; j < d; ++j) {
+                float sum = 0;
+                bool any = false;
+                for (std::size_t b = 0; b + 1 < offsets.size(); ++b)
+                    for (auto i = offsets[b]; i < offsets[b + 1]; ++i) {
+                        if (ids[i] != row) continue;
+                        const float term = weights[i] * g[b * d + j];
+                        sum = any ? sum + term : term;
+                        any = true;
+                    }
+                if (any) expect[row * d + j] = expect[row * d + j] - 0.125f * sum;
+            }
+        INFO("dim " << d);
+        REQUIRE(ref::snapshot(t, 10) == expect);
+    }
+}

@@ -24,6 +24,7 @@
 #include "checked_size.hpp"
 #include "flat_id_map.hpp"
 #include "float_arena.hpp"
+#include "lanes.hpp"
 #include "refused_step.hpp"
 #include "rng.hpp"
 #include "validate.hpp"
@@ -130,7 +131,8 @@ public:
     /// row's step is refused). `g` is read by `apply_grads`: it must stay valid and unchanged
     /// until then (a computed gradient belongs in a `float_arena`, or `add_grad_with`).
     void add_grad(std::size_t r, const float* g, float scale, std::size_t at) {
-        queued_.push_back({g, scale, pending_index(r, at)});
+        const std::uint32_t i = pending_index(r, at);
+        queued_.emplace_back(g, scale, i);
     }
     /// Lets `add(slot)` write a gradient for row `r` into `dim` zeroed floats that the update
     /// keeps (a gradient computed on the fly).
@@ -139,7 +141,8 @@ public:
         float* slot = owned_.take(dim_);
         std::fill(slot, slot + dim_, 0.0f);
         add(slot);
-        queued_.push_back({slot, 1.0f, pending_index(r, at)});
+        const std::uint32_t i = pending_index(r, at);
+        queued_.emplace_back(slot, 1.0f, i);
     }
     /// Applies the queued gradients — one optimizer step per distinct row, the parts of the
     /// distinct rows (in the order they were first queued) run by `threads`. A step whose row or
@@ -288,8 +291,12 @@ private:
     /// Rows loaded ahead of their step (8 and 32 measured slower).
     static constexpr std::size_t step_ahead = 16;
 
-    /// One queued gradient: where it is, its scale, and the index of its row in `pending_`.
+    /// One queued gradient: where it is, its scale, and the index of its row in `pending_`
+    /// (built in place: a struct assembled on the stack and copied stalled store forwarding).
     struct contribution {
+        contribution() = default;
+        contribution(const float* g_, float scale_, std::uint32_t row_) noexcept
+            : g(g_), scale(scale_), row(row_) {}
         const float* g;
         float scale;
         std::uint32_t row;
@@ -337,13 +344,18 @@ private:
         cursor_.assign(first_.begin(), first_.end() - 1);
         for (const contribution& c : queued_) grouped_[cursor_[c.row]++] = c;
     }
-    /// The gradient of pending row `i` into `acc`: its contributions summed in arrival order.
+    /// The gradient of pending row `i` into `acc`: its contributions summed in arrival order
+    /// (a multiply and an add each, never fused: the same sum on every vector width).
     void sum_gradient(std::size_t i, float* acc) const noexcept {
-        const contribution* c = grouped_.data() + first_[i];
+        const contribution* const first = grouped_.data() + first_[i];
         const contribution* const end = grouped_.data() + first_[i + 1];
-        for (std::size_t j = 0; j < dim_; ++j) acc[j] = c->scale * c->g[j];
-        for (++c; c < end; ++c)
-            for (std::size_t j = 0; j < dim_; ++j) acc[j] += c->scale * c->g[j];
+        for_lanes(dim_, [&](auto tag, std::size_t j) {
+            using V = typename decltype(tag)::type;
+            V sum = V::all(first->scale) * V::load(first->g + j);
+            for (const contribution* c = first + 1; c < end; ++c)
+                sum = sum + V::all(c->scale) * V::load(c->g + j);
+            sum.store(acc + j);
+        });
     }
     /// Part `p` of `apply_grads`: sums and steps pending rows `[begin, end)`.
     void step_rows(std::size_t p, std::size_t begin, std::size_t end, nonfinite_policy policy,

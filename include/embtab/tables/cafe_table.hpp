@@ -166,7 +166,7 @@ public:
         if (i == batch_index_.npos) {
             i = static_cast<std::uint32_t>(scored_.size());
             batch_index_.insert_or_assign(id, i);
-            scored_.push_back({id, 0.0, resolve(id)});
+            scored_.emplace_back(id, resolve(id));
         }
         batch_entry& e = scored_[i];
         if (e.at.hot_row != sketch_type::cold) {
@@ -180,10 +180,8 @@ public:
             // the ids of a bag share one gradient (unchanged until finish_update): its norm is
             // computed once
             if (g != normed_) {
-                double sq = 0;  // in double: g·g of a finite float can overflow
-                for (std::size_t j = 0; j < dim(); ++j) sq += double(g[j]) * double(g[j]);
                 normed_ = g;
-                norm_of_normed_ = std::sqrt(sq);
+                norm_of_normed_ = norm_of(g, dim());
             }
             norm = std::fabs(double(scale)) * norm_of_normed_;
         }
@@ -201,8 +199,12 @@ public:
         events_.clear();
         if (norm_sum_ > 0) {
             const double unit = static_cast<double>(lookups_) / norm_sum_;  // mean score 1
-            for (const batch_entry& e : scored_)
-                sketch_.insert(e.id, static_cast<float>(unit * e.norm), events_);
+            const std::size_t n = scored_.size();
+            for (std::size_t i = 0; i < n && i < insert_ahead; ++i) sketch_.prefetch(scored_[i].id);
+            for (std::size_t i = 0; i < n; ++i) {
+                if (i + insert_ahead < n) sketch_.prefetch(scored_[i + insert_ahead].id);
+                sketch_.insert(scored_[i].id, static_cast<float>(unit * scored_[i].norm), events_);
+            }
         }
         for (const hot_event& e : events_) {
             if (!e.promoted) continue;  // demotion: the id reads its shared vector again
@@ -257,6 +259,17 @@ private:
         return {e.hot_row, e.hot_row == sketch_type::cold && e.score >= medium_score_};
     }
 
+    /// ‖g[0..n)‖, summed in double (g·g of a finite float can overflow float) in four
+    /// independent sums, so that the additions overlap rather than wait on each other.
+    static double norm_of(const float* g, std::size_t n) noexcept {
+        double sq[4] = {0, 0, 0, 0};
+        std::size_t j = 0;
+        for (; j + 4 <= n; j += 4)
+            for (std::size_t k = 0; k < 4; ++k) sq[k] += double(g[j + k]) * double(g[j + k]);
+        for (; j < n; ++j) sq[0] += double(g[j]) * double(g[j]);
+        return std::sqrt((sq[0] + sq[1]) + (sq[2] + sq[3]));
+    }
+
     static const cafe_options& checked(const cafe_options& o, const HotTable& hot,
                                        const SharedTable& shared) {
         if (hot.dim() != shared.dim())
@@ -280,8 +293,11 @@ private:
     importance score_;
     bool medium_tier_;
     float medium_score_;  // β·T (the initial T: with the adaptive threshold it does not follow)
-    /// A distinct id of the batch being updated.
+    /// Sketch buckets loaded ahead of their insert.
+    static constexpr std::size_t insert_ahead = 16;
+    /// A distinct id of the batch being updated (built in place, as row_store's contributions).
     struct batch_entry {
+        batch_entry(std::uint64_t id_, where at_) noexcept : id(id_), norm(0), at(at_) {}
         std::uint64_t id;
         double norm;  // summed gradient norm of its lookups
         where at;    // its resolution

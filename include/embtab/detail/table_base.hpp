@@ -237,31 +237,18 @@ private:
         if (i + prefetch_distance < end) self().prefetch(key(id[i + prefetch_distance]));
     }
 
-    /// Rows a bag sum takes at once: their addresses and weights are gathered, then summed in
-    /// registers; a longer bag adds in further groups.
-    static constexpr std::size_t bag_group = 64;
-    /// `o` = bag `b` pooled, by `sum_rows` over the rows `rows_of` names.
+    /// `o` = bag `b` pooled, by `sum_bag` over the rows `rows_of` names, loaded and summed as
+    /// the ids are read (rows ahead prefetched on the first pass over the bag).
     template <class Id, class Off>
     void sum_bag(span<const Id> id, span<const Off> off, std::size_t b, const pool_options& opts,
                  std::size_t end, float* o) const noexcept {
         using storage = typename Derived::storage_type;
-        const std::byte* rows[bag_group];
-        float weights[bag_group];
-        std::size_t n = 0;
-        bool add = false;  // whether `o` holds the sum of earlier groups
-        for_each_in_bag(off, b, opts, [&](std::size_t i, float w) {
-            prefetch_ahead(id, i, end);
-            self().rows_of(key(id[i]), w, [&](const std::byte* row, float weight) {
-                if (n == bag_group) {
-                    sum_rows<storage>(rows, weights, n, o, self().dim(), add);
-                    add = true;
-                    n = 0;
-                }
-                rows[n] = row;
-                weights[n++] = weight;
+        detail::sum_bag<storage>([&](auto&& emit, bool first) {
+            for_each_in_bag(off, b, opts, [&](std::size_t i, float w) {
+                if (first) prefetch_ahead(id, i, end);
+                self().rows_of(key(id[i]), w, emit);
             });
-        });
-        sum_rows<storage>(rows, weights, n, o, self().dim(), add);
+        }, o, self().dim(), false);
     }
 
     /// Calls `f(i, weight)` for each id of bag `b`; weight folds the per-id weight and 1/length.

@@ -20,7 +20,8 @@ embtab_deps() {
 # Sets EMBTAB_BUILD_DIR, EMBTAB_BUILD_TARGETS (the targets the preset needs built; empty: all)
 # and EMBTAB_CTEST_ARGS (extra ctest arguments for the preset).
 #   default   Release, C++17
-#   sanitize  Debug -O1 with ASan+UBSan and EMBTAB_CHECK_ACCESS; no benchmarks, consumer tests
+#   sanitize  Debug -O1 with ASan+UBSan and EMBTAB_CHECK_ACCESS; no benchmarks or examples (the
+#             tests include the examples' code; nothing runs the programs), consumer tests
 #             skipped (time)
 #   cxx20     Release, C++20
 #   tsan      Debug -O1 with ThreadSanitizer; builds embtab_tests only and runs only the
@@ -42,7 +43,8 @@ embtab_configure() {
             # shellcheck disable=SC2054  # the comma belongs to -fsanitize's value
             # EMBTAB_CHECK_ACCESS: every test also checks the tables' threading rule
             args=(-DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1 -DEMBTAB_CHECK_ACCESS"
-                  -DEMBTAB_SANITIZE=address,undefined -DEMBTAB_BUILD_BENCHMARKS=OFF)
+                  -DEMBTAB_SANITIZE=address,undefined -DEMBTAB_BUILD_BENCHMARKS=OFF
+                  -DEMBTAB_BUILD_EXAMPLES=OFF)
             # shellcheck disable=SC2034
             EMBTAB_CTEST_ARGS=(-LE 'consumer|concurrency')
             ;;

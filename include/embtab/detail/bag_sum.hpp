@@ -32,6 +32,7 @@ struct has_affine<Storage, std::void_t<decltype(Storage::affine(std::declval<con
 
 /// Vectors of a column block: the sum of a block stays in these registers across a bag.
 inline constexpr std::size_t bag_block_vectors = 8;
+static_assert((bag_block_vectors & (bag_block_vectors - 1)) == 0, "halving must reach 1");
 
 /// Columns `[j, j + N · V::lanes)` of `out = (add ? out : 0) + Σ w · row` over the rows
 /// `bag(emit, first)` names by calling `emit(row, w)` on each (`first`: the first pass over
@@ -61,40 +62,32 @@ inline void sum_bag_block(Bag& bag, float* out, std::size_t j, std::size_t dim,
     for (std::size_t k = 0; k < N; ++k) acc[k].store(out + j + k * L);
 }
 
-/// Columns `[j0, j1)` (a multiple of `V::lanes` wide): blocks of `bag_block_vectors` vectors,
-/// the last one narrower (the vector count a compile-time constant in each).
-template <class Storage, class V, class Bag>
-inline void sum_bag_lanes(Bag& bag, float* out, std::size_t j0, std::size_t j1, std::size_t dim,
-                          bool add) noexcept {
-    constexpr std::size_t L = V::lanes, B = bag_block_vectors;
-    static_assert(B == 8, "the switch below names every block width");
-    for (std::size_t j = j0; j < j1; j += B * L) {
-        switch (std::min(B, (j1 - j) / L)) {
-        case 1: sum_bag_block<Storage, V, 1>(bag, out, j, dim, add); break;
-        case 2: sum_bag_block<Storage, V, 2>(bag, out, j, dim, add); break;
-        case 3: sum_bag_block<Storage, V, 3>(bag, out, j, dim, add); break;
-        case 4: sum_bag_block<Storage, V, 4>(bag, out, j, dim, add); break;
-        case 5: sum_bag_block<Storage, V, 5>(bag, out, j, dim, add); break;
-        case 6: sum_bag_block<Storage, V, 6>(bag, out, j, dim, add); break;
-        case 7: sum_bag_block<Storage, V, 7>(bag, out, j, dim, add); break;
-        default: sum_bag_block<Storage, V, 8>(bag, out, j, dim, add); break;
-        }
-    }
+/// `vectors` blocks of `V` from column `j`: blocks of `N` vectors while they fit, the rest in
+/// blocks of N/2, N/4, ..., 1 (each width its own instantiation, and few of them: a wider
+/// dimension than 8 vectors takes more passes over the bag, a narrower one at most log2 N).
+template <class Storage, class V, std::size_t N, class Bag>
+inline void sum_bag_lanes(Bag& bag, float* out, std::size_t j, std::size_t vectors,
+                          std::size_t dim, bool add) noexcept {
+    for (; vectors >= N; vectors -= N, j += N * V::lanes)
+        sum_bag_block<Storage, V, N>(bag, out, j, dim, add);
+    if constexpr (N > 1)
+        if (vectors > 0) sum_bag_lanes<Storage, V, N / 2>(bag, out, j, vectors, dim, add);
 }
 
-/// All columns: the widest vectors `V` first, then SSE2's four, then one at a time.
+/// All columns: the widest vectors `V` first, then SSE2's four, then one at a time (a tail of
+/// at most three of each, so blocks of two and one).
 template <class Storage, class V, class Bag>
 inline void sum_bag_all(Bag& bag, float* out, std::size_t dim, bool add) noexcept {
     std::size_t j = dim - dim % V::lanes;
-    sum_bag_lanes<Storage, V>(bag, out, 0, j, dim, add);
+    sum_bag_lanes<Storage, V, bag_block_vectors>(bag, out, 0, j / V::lanes, dim, add);
 #ifdef EMBTAB_X86_DISPATCH
     if constexpr (V::lanes > 4) {
         const std::size_t k = j + (dim - j) / 4 * 4;
-        sum_bag_lanes<Storage, f32x4>(bag, out, j, k, dim, add);
+        sum_bag_lanes<Storage, f32x4, V::lanes / 8>(bag, out, j, (k - j) / 4, dim, add);
         j = k;
     }
 #endif
-    sum_bag_lanes<Storage, f32x1>(bag, out, j, dim, dim, add);
+    sum_bag_lanes<Storage, f32x1, 2>(bag, out, j, dim - j, dim, add);
 }
 
 #ifdef EMBTAB_X86_DISPATCH

@@ -95,6 +95,7 @@ public:
         check_weights(opts.weights, id.size());
         check_ids(id, self().id_limit());
         const std::size_t parts = parts_for(threads, id.size());
+        const auto ids_u = as_unsigned(id);  // one instantiation of the bag kernel for both
         threads.run(parts, [&](std::size_t p) {
             // Whole bags, cut where the ids are split evenly; the last part takes the trailing
             // (empty) bags too.
@@ -105,7 +106,7 @@ public:
             prefetch_first(id, static_cast<std::size_t>(off[b0]), end);
             for (std::size_t b = b0; b < b1; ++b) {
                 if constexpr (sums_rows<Derived>::value) {
-                    sum_bag(id, off, b, opts, end, out.row(b));
+                    sum_bag(ids_u, off, b, opts, end, out.row(b));
                 } else {
                     float* o = out.row(b);
                     std::fill(o, o + self().dim(), 0.0f);
@@ -188,6 +189,12 @@ protected:
 private:
     const Derived& self() const noexcept { return static_cast<const Derived&>(*this); }
     Derived& self() noexcept { return static_cast<Derived&>(*this); }
+
+    /// The same (checked, so non-negative) ids read as their unsigned type, which may alias them.
+    template <class Id>
+    static span<const std::make_unsigned_t<Id>> as_unsigned(span<const Id> id) noexcept {
+        return {reinterpret_cast<const std::make_unsigned_t<Id>*>(id.data()), id.size()};
+    }
 
     template <class Id>
     static std::uint64_t key(Id id) noexcept {

@@ -95,7 +95,7 @@ public:
         check_weights(opts.weights, id.size());
         check_ids(id, self().id_limit());
         const std::size_t parts = parts_for(threads, id.size());
-        const auto ids_u = as_unsigned(id);  // one instantiation of the bag kernel for both
+        const auto ids_u = as_unsigned(id);  // signed and unsigned ids: one bag kernel
         threads.run(parts, [&](std::size_t p) {
             // Whole bags, cut where the ids are split evenly; the last part takes the trailing
             // (empty) bags too.
